@@ -1,0 +1,23 @@
+# One command per chore, the same locally and in CI. Each installs what it needs.
+.PHONY: up down test lint status reset help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+up:  ## Install what is missing, start the stack and the platform
+	@scripts/up.sh
+
+test:  ## Start the stack if needed, then lint, type-check and run every test
+	@scripts/test.sh $(ARGS)
+
+down:  ## Stop everything `make up` started
+	@if [ -x .venv/bin/studyhub ]; then .venv/bin/studyhub stack down; fi
+
+status:  ## Health, port, pid, version and memory of every service
+	@.venv/bin/studyhub stack status
+
+lint:  ## ruff and mypy (strict)
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+
+reset:  ## Stop everything and delete all local data
+	@.venv/bin/studyhub stack reset

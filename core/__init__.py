@@ -1,0 +1,1 @@
+"""Shared contracts of studyhub: settings, ids, the SQL schema and the event schemas."""

@@ -1,0 +1,1 @@
+"""The SQL schema (SQLAlchemy models, Alembic migrations) and the shard router."""

@@ -1,0 +1,30 @@
+"""SQLAlchemy models, one module per domain. Importing this package registers every table."""
+
+from core.db.models.base import Base
+from core.db.models.buddies import BuddyRequest, StudyBuddy, StudyProfile, StudyProfileSubject
+from core.db.models.chat import ChatMessage
+from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
+from core.db.models.moderation import ModerationEvent
+from core.db.models.rooms import RoomInvite, RoomParticipant, StudyRoom
+from core.db.models.social import FriendRequest, Friendship, UserBlock
+from core.db.models.users import User
+
+__all__ = [
+    "Base",
+    "BuddyRequest",
+    "ChatMessage",
+    "DiscussionGroup",
+    "FriendRequest",
+    "Friendship",
+    "GroupMember",
+    "GroupPost",
+    "ModerationEvent",
+    "RoomInvite",
+    "RoomParticipant",
+    "StudyBuddy",
+    "StudyProfile",
+    "StudyProfileSubject",
+    "StudyRoom",
+    "User",
+    "UserBlock",
+]

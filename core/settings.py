@@ -1,0 +1,146 @@
+"""The one settings object of studyhub.
+
+Every port, size and secret comes from here: the environment (prefix ``STUDYHUB_``) first, then
+the repository's ``.env`` (written with fresh random secrets by ``studyhub stack init-env`` on the
+first ``make up``/``make test``). Secrets have no default; a placeholder secret is refused outside
+development.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Values that mean "nobody chose a secret". They are fine on a laptop, never anywhere else.
+_PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "studyhub"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STUDYHUB_",
+        env_file=REPO_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Where the local stack keeps data, logs and pid files (gitignored), and where downloaded
+    # tools (jars, the influxd binary) are cached across clones.
+    stack_dir: Path = REPO_ROOT / ".stack"
+    tools_dir: Path = Path.home() / ".cache" / "studyhub"
+    bind_host: str = "127.0.0.1"
+
+    # MySQL (MariaDB locally): one instance per shard on consecutive ports.
+    mysql_host: str = "127.0.0.1"
+    mysql_base_port: int = 3307
+    mysql_shards: int = Field(default=2, ge=1, le=64)
+    mysql_database: str = "studyhub"
+    mysql_user: str = "studyhub"
+    mysql_password: SecretStr
+    mysql_buffer_pool: str = "128M"
+    dagster_database: str = "dagster"
+
+    redis_port: int = 6380
+    redis_maxmemory: str = "512mb"
+
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_heap: str = "512m"
+    kafka_chat_partitions: int = Field(default=8, ge=1)
+    kafka_version: str = "4.1.1"
+
+    neo4j_bolt_port: int = 7687
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr
+    neo4j_heap: str = "768m"
+    neo4j_pagecache: str = "128m"
+
+    influx_port: int = 8086
+    influx_rpc_port: int = 8089
+    influx_user: str = "studyhub"
+    influx_password: SecretStr
+    influx_database: str = "studyhub"
+    influx_retention_policy: str = "autogen"
+    influx_version: str = "1.8.3"
+
+    flink_rest_port: int = 8081
+    flink_jobmanager_rpc_port: int = 6123
+    flink_jobmanager_memory: str = "1024m"
+    flink_taskmanager_memory: str = "1536m"
+    flink_task_slots: int = 4
+    # Python UDF bundles flush after this many ms; the default 1000 ms puts a second of latency
+    # on every record, 1-5 ms costs no throughput (measured, see docs/flink.md).
+    flink_bundle_time_ms: int = 5
+
+    jwt_secret: SecretStr
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("mysql_password", "neo4j_password", "influx_password", "jwt_secret"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"STUDYHUB_{name.upper()} is a placeholder; set a real secret "
+                    f"outside development (environment={self.environment})"
+                )
+        return self
+
+    # Derived values, so no caller rebuilds a URL by hand.
+    def mysql_port(self, shard: int) -> int:
+        return self.mysql_base_port + shard
+
+    def mysql_url(self, shard: int, *, database: str | None = None) -> str:
+        password = self.mysql_password.get_secret_value()
+        return (
+            f"mysql+pymysql://{self.mysql_user}:{password}@{self.mysql_host}:"
+            f"{self.mysql_port(shard)}/{database or self.mysql_database}?charset=utf8mb4"
+        )
+
+    def mysql_jdbc_url(self, shard: int) -> str:
+        return (
+            f"jdbc:mysql://{self.mysql_host}:{self.mysql_port(shard)}/{self.mysql_database}"
+            "?useSSL=false&allowPublicKeyRetrieval=true&rewriteBatchedStatements=true"
+        )
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.bind_host}:{self.redis_port}/0"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.bind_host}:{self.kafka_port}"
+
+    @property
+    def neo4j_uri(self) -> str:
+        return f"bolt://{self.bind_host}:{self.neo4j_bolt_port}"
+
+    @property
+    def influx_url(self) -> str:
+        return f"http://{self.bind_host}:{self.influx_port}"
+
+    @property
+    def influx_token(self) -> str:
+        # InfluxDB 1.8's v2 compatibility API takes "user:password" as the token.
+        return f"{self.influx_user}:{self.influx_password.get_secret_value()}"
+
+    @property
+    def influx_bucket(self) -> str:
+        return f"{self.influx_database}/{self.influx_retention_policy}"
+
+    @property
+    def flink_rest_url(self) -> str:
+        return f"http://{self.bind_host}:{self.flink_rest_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make test`: everything CI checks. Starts the stack if it is not running (idempotent), runs the
+# linters and the whole test suite against the real services. In CI (CI=true) it stops the
+# stack afterwards; locally it leaves it running for the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+scripts/bootstrap.sh
+.venv/bin/studyhub stack up
+if [ "${CI:-}" = "true" ]; then
+  trap '.venv/bin/studyhub stack down || true' EXIT
+fi
+echo "== lint"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy .
+echo "== tests"
+.venv/bin/pytest "$@"
+echo "make test took $(( $(date +%s) - started ))s"

@@ -1,0 +1,194 @@
+"""Start, find and stop the stack's processes; every one is tracked by a pid file."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+from stack.errors import StackError
+
+log = logging.getLogger(__name__)
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_owner(port: int) -> str:
+    """A description of the process listening on a port, for error messages."""
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                if conn.pid is None:
+                    return "an unknown process"
+                proc = psutil.Process(conn.pid)
+                return f"pid {conn.pid} ({' '.join(proc.cmdline())[:120]})"
+    except (psutil.Error, PermissionError):
+        pass
+    return "another process"
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return f"    ({path} does not exist)"
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 16_384))
+        chunk = handle.read().decode("utf-8", "replace")
+    return "\n".join(f"    {line}" for line in chunk.splitlines()[-lines:])
+
+
+class ManagedProcess:
+    """A long-running service process with a pid file under .stack/run.
+
+    The process gets its own session (process group), so stopping it also stops whatever it
+    forked (Flink's shell scripts exec Java; Neo4j and Kafka are single JVMs), and nothing of
+    ours survives ``down``.
+    """
+
+    def __init__(self, name: str, run_dir: Path, log_path: Path) -> None:
+        self.name = name
+        self.pid_path = run_dir / f"{name}.pid"
+        self.log_path = log_path
+
+    def pid(self) -> int | None:
+        """The pid of our running process, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_path.read_text().split()[0])
+            create_time = float(self.pid_path.read_text().split()[1])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        try:
+            proc = psutil.Process(pid)
+            # A recycled pid belongs to someone else: the start time tells them apart.
+            if abs(proc.create_time() - create_time) < 1.0 and proc.status() != "zombie":
+                return pid
+        except psutil.NoSuchProcess:
+            pass
+        self.pid_path.unlink(missing_ok=True)
+        return None
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log.debug("starting %s: %s", self.name, " ".join(argv))
+        with self.log_path.open("ab") as log_file:
+            log_file.write(f"\n--- studyhub: starting {self.name} ---\n".encode())
+            log_file.flush()
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        create_time = psutil.Process(proc.pid).create_time()
+        self.pid_path.write_text(f"{proc.pid} {create_time}\n")
+        return proc.pid
+
+    def alive(self) -> bool:
+        return self.pid() is not None
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM the process group, then SIGKILL what is left. True if something was stopped."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            members = []
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        _, still_alive = psutil.wait_procs(members, timeout=timeout)
+        for proc in still_alive:
+            log.warning(
+                "%s: pid %d ignored SIGTERM for %.0fs, killing", self.name, proc.pid, timeout
+            )
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(still_alive, timeout=5)
+        self.pid_path.unlink(missing_ok=True)
+        return True
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process and its children."""
+        pid = self.pid()
+        if pid is None:
+            return 0
+        try:
+            root = psutil.Process(pid)
+            return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.NoSuchProcess:
+            return 0
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    process: ManagedProcess | None = None,
+    interval: float = 0.25,
+) -> None:
+    """Poll ``check`` until it is true; fail with the service's log in view, never hang."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and not process.alive():
+            raise StackError(
+                f"{what}: the process exited during start-up",
+                f"read {process.log_path}; `studyhub stack logs {process.name}` shows it too",
+                log_tail=tail(process.log_path),
+            )
+        try:
+            if check():
+                return
+        except Exception as error:  # noqa: BLE001 - any failure of a probe means "not ready yet"
+            log.debug("%s not ready: %s", what, error)
+        time.sleep(interval)
+    raise StackError(
+        f"{what}: not healthy after {timeout:.0f}s",
+        "read the log below; if the machine is busy, run `studyhub stack up` again",
+        log_tail=tail(process.log_path) if process else None,
+    )
+
+
+def run(argv: Sequence[str], *, what: str, fix: str, **kwargs: object) -> str:
+    """Run a short command; on failure raise a StackError that shows its output."""
+    result = subprocess.run(  # noqa: PLW1510 - checked just below, with a better message
+        list(argv),
+        capture_output=True,
+        text=True,
+        **kwargs,  # type: ignore[call-overload]
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip().splitlines()[-25:]
+        raise StackError(
+            f"{what} failed (exit {result.returncode}): {' '.join(argv)[:200]}",
+            fix,
+            log_tail="\n".join(f"    {line}" for line in output),
+        )
+    return str(result.stdout)

@@ -1,0 +1,33 @@
+"""The services of the local stack, in start order."""
+
+from __future__ import annotations
+
+from core.settings import Settings
+from stack.services.base import Service, ServiceStatus
+from stack.services.flink import FlinkJobManager, FlinkTaskManager
+from stack.services.influxdb import InfluxDBService
+from stack.services.kafka import KafkaService
+from stack.services.mariadb import MariaDBShard
+from stack.services.neo4j import Neo4jService
+from stack.services.redis import RedisService
+
+__all__ = ["Service", "ServiceStatus", "all_services", "start_waves"]
+
+
+def all_services(settings: Settings) -> list[Service]:
+    return [
+        *(MariaDBShard(settings, shard) for shard in range(settings.mysql_shards)),
+        RedisService(settings),
+        InfluxDBService(settings),
+        KafkaService(settings),
+        Neo4jService(settings),
+        FlinkJobManager(settings),
+        FlinkTaskManager(settings),
+    ]
+
+
+def start_waves(services: list[Service]) -> list[list[Service]]:
+    """Groups that may start concurrently; a later wave needs the earlier ones up."""
+    first: list[Service] = [s for s in services if not isinstance(s, FlinkTaskManager)]
+    second: list[Service] = [s for s in services if isinstance(s, FlinkTaskManager)]
+    return [wave for wave in (first, second) if wave]

@@ -1,0 +1,146 @@
+"""A Flink 2.2 session cluster (one JobManager, one TaskManager) from the PyFlink wheel.
+
+The apache-flink wheel carries a whole Flink distribution (bin/, lib/flink-dist), so no separate
+download is needed. Jobs are PyFlink programs submitted to it with their connector jars as
+``pipeline.jars`` (see pipelines/runtime.py); Python UDF workers run in .venv-flink.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from core.settings import REPO_ROOT, Settings
+from stack.install import (
+    FLINK_VENV,
+    ensure_maven_jars,
+    flink_home,
+    java_home,
+)
+from stack.services.base import Service
+
+CONNECTORS_POM = REPO_ROOT / "stack" / "java" / "flink" / "pom.xml"
+
+
+def connector_jars_dir(settings: Settings) -> Path:
+    return settings.tools_dir / "flink-connectors"
+
+
+def ensure_connector_jars(settings: Settings) -> list[Path]:
+    directory = ensure_maven_jars(CONNECTORS_POM, connector_jars_dir(settings))
+    return sorted(directory.glob("*.jar"))
+
+
+def _rest(settings: Settings, path: str) -> Any:
+    url = f"{settings.flink_rest_url}{path}"
+    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback URL
+        return json.load(response)
+
+
+def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> None:
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    host = settings.bind_host
+    python = FLINK_VENV / "bin" / "python"
+    config: dict[str, Any] = {
+        "jobmanager.rpc.address": host,
+        "jobmanager.rpc.port": settings.flink_jobmanager_rpc_port,
+        "jobmanager.bind-host": host,
+        "jobmanager.memory.process.size": settings.flink_jobmanager_memory,
+        "taskmanager.bind-host": host,
+        "taskmanager.host": host,
+        "taskmanager.memory.process.size": settings.flink_taskmanager_memory,
+        "taskmanager.numberOfTaskSlots": settings.flink_task_slots,
+        "parallelism.default": 1,
+        "rest.address": host,
+        "rest.bind-address": host,
+        "rest.port": settings.flink_rest_port,
+        "python.executable": str(python),
+        "python.client.executable": str(python),
+        "python.fn-execution.bundle.time": settings.flink_bundle_time_ms,
+        "state.backend.type": "hashmap",
+        "execution.checkpointing.dir": f"file://{data_dir / 'checkpoints'}",
+        "execution.checkpointing.savepoint-dir": f"file://{data_dir / 'savepoints'}",
+        "io.tmp.dirs": str(data_dir / "tmp"),
+        "web.tmpdir": str(data_dir / "web"),
+        "blob.storage.directory": str(data_dir / "blobs"),
+        "taskmanager.resource-id": "studyhub-tm-1",
+        "env.java.opts.all": "-XX:+UseG1GC",
+    }
+    (data_dir / "tmp").mkdir(exist_ok=True)
+    # Flink 2.x reads a flat or nested YAML config.yaml; flat keys in JSON form are valid YAML.
+    (conf_dir / "config.yaml").write_text(
+        "\n".join(f"{key}: {json.dumps(value)}" for key, value in config.items()) + "\n"
+    )
+    home = flink_home()
+    for name in ("log4j-console.properties", "log4j.properties", "logback-console.xml"):
+        source = home / "conf" / name
+        if source.exists():
+            (conf_dir / name).write_text(source.read_text())
+
+
+class _FlinkProcess(Service):
+    start_timeout = 120.0
+    role: str
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.settings.stack_dir / "conf" / "flink"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.stack_dir / "data" / "flink"
+
+    def install(self) -> None:
+        flink_home()
+        ensure_connector_jars(self.settings)
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        self.install()
+        write_flink_config(self.settings, self.conf_dir, self.data_dir)
+        home = flink_home()
+        env = {
+            "FLINK_CONF_DIR": str(self.conf_dir),
+            "FLINK_LOG_DIR": str(self.settings.stack_dir / "logs"),
+            "JAVA_HOME": java_home(),
+            "FLINK_HOME": str(home),
+        }
+        return ["bash", str(home / "bin" / f"{self.role}.sh"), "start-foreground"], env
+
+    def version(self) -> str:
+        return str(_rest(self.settings, "/config")["flink-version"])
+
+
+class FlinkJobManager(_FlinkProcess):
+    name = "flink-jobmanager"
+    role = "jobmanager"
+
+    @property
+    def port(self) -> int:
+        return self.settings.flink_rest_port
+
+    @property
+    def extra_ports(self) -> list[int]:
+        return [self.settings.flink_jobmanager_rpc_port]
+
+    def healthy(self) -> bool:
+        return "flink-version" in _rest(self.settings, "/config")
+
+
+class FlinkTaskManager(_FlinkProcess):
+    name = "flink-taskmanager"
+    role = "taskmanager"
+
+    @property
+    def port(self) -> int:
+        # The TaskManager's own ports are ephemeral; it is reached through the JobManager.
+        return self.settings.flink_rest_port
+
+    def ports_to_check(self) -> list[int]:
+        return []  # its data and RPC ports are ephemeral
+
+    def healthy(self) -> bool:
+        overview = _rest(self.settings, "/overview")
+        return int(overview.get("taskmanagers", 0)) >= 1 and int(overview["slots-total"]) >= 1

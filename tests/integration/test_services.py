@@ -1,0 +1,202 @@
+"""A round trip through each real service, using the project's own client code."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import redis
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
+from influxdb_client.client.write_api import SYNCHRONOUS
+from neo4j import Driver
+from sqlalchemy import select, text
+
+from core.db.models import StudyRoom
+from core.db.sharding import ShardRouter
+from core.events import CHAT_MESSAGES, ROOM_EVENTS, ChatMessageSent, RoomJoined, topic_specs
+from core.ids import IdGenerator
+from core.settings import Settings
+from ingest.kafka import consume_events, make_consumer, make_producer, produce_sync
+
+pytestmark = pytest.mark.integration
+
+ids = IdGenerator(900)
+
+
+def test_kafka_round_trip_keeps_per_room_order(kafka: Settings) -> None:
+    room_id = ids.next_id()
+    sent = [
+        ChatMessageSent(
+            room_id=room_id,
+            message_id=ids.next_id(),
+            sender_id=1,
+            client_msg_id=str(uuid.uuid4()),
+            body=f"message {n}",
+        )
+        for n in range(20)
+    ]
+    producer = make_producer(kafka)
+    records = [produce_sync(producer, event) for event in sent]
+    # Keyed by room: one partition, consecutive offsets, in send order.
+    assert len({record.partition() for record in records}) == 1
+    offsets = [record.offset() for record in records]
+    assert offsets == list(range(offsets[0], offsets[0] + 20))
+
+    consumer = make_consumer(kafka, group_id=f"test-{uuid.uuid4()}")
+    partition = records[0].partition()
+    from confluent_kafka import TopicPartition
+
+    consumer.assign([TopicPartition(CHAT_MESSAGES, partition, offsets[0])])
+    try:
+        received = [event for _, event in consume_events(consumer, CHAT_MESSAGES, max_events=20, timeout=10)]
+    finally:
+        consumer.close()
+    assert received == sent
+
+
+def test_kafka_topics_exist_with_their_partitions(kafka: Settings) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    topics = AdminClient({"bootstrap.servers": kafka.kafka_bootstrap}).list_topics(timeout=10).topics
+    for name, partitions in topic_specs(kafka).items():
+        assert name in topics, name
+        assert len(topics[name].partitions) == partitions, name
+
+
+def test_kafka_producer_is_idempotent_with_acks_all(kafka: Settings) -> None:
+    producer = make_producer(kafka)
+    record = produce_sync(producer, RoomJoined(room_id=ids.next_id(), user_id=1, participant_count=1))
+    assert record.topic() == ROOM_EVENTS
+    assert record.error() is None
+
+
+def test_mysql_round_trip_on_each_shard(mysql: ShardRouter) -> None:
+    # Find a room id for every shard, write each through the router, read it back.
+    rooms_by_shard: dict[int, int] = {}
+    while len(rooms_by_shard) < mysql.shard_count:
+        room_id = ids.next_id()
+        rooms_by_shard.setdefault(mysql.shard_for_room(room_id), room_id)
+    for shard, room_id in rooms_by_shard.items():
+        with mysql.session(shard) as session:
+            session.add(StudyRoom(id=room_id, owner_id=1, name=f"test room {room_id}", topic="math"))
+    try:
+        for shard, room_id in rooms_by_shard.items():
+            with mysql.session(shard) as session:
+                room = session.scalars(select(StudyRoom).where(StudyRoom.id == room_id)).one()
+                assert room.capacity == 50
+                assert room.status == "open"
+            # and it is on no other shard
+            for other in range(mysql.shard_count):
+                if other != shard:
+                    with mysql.session(other) as session:
+                        assert session.get(StudyRoom, room_id) is None
+            port = mysql.engine(shard).url.port
+            assert port == mysql.settings.mysql_port(shard)
+    finally:
+        for shard, room_id in rooms_by_shard.items():
+            with mysql.session(shard) as session:
+                session.execute(text("DELETE FROM study_rooms WHERE id = :id"), {"id": room_id})
+
+
+def test_friend_list_query_uses_the_direction_indexes(mysql: ShardRouter) -> None:
+    with mysql.directory_engine().connect() as connection:
+        forward = connection.execute(
+            text("EXPLAIN SELECT user2_id FROM friendships WHERE user1_id = 1 ORDER BY user2_id")
+        ).mappings().one()
+        reverse = connection.execute(
+            text("EXPLAIN SELECT user1_id FROM friendships WHERE user2_id = 1")
+        ).mappings().one()
+        partitions = connection.execute(
+            text("EXPLAIN PARTITIONS SELECT user2_id FROM friendships WHERE user1_id = 12345")
+        ).mappings().one()
+    assert forward["key"] == "idx_friendships_user1"
+    assert reverse["key"] == "idx_friendships_user2"
+    # Partition pruning: a friend list reads one of the 8 partitions.
+    assert partitions["partitions"] == "p1"
+
+
+def test_redis_round_trip(redis_conn: redis.Redis) -> None:
+    key = f"test:{uuid.uuid4()}"
+    try:
+        redis_conn.hset(key, mapping={"phase": "focus", "participants": 3})
+        redis_conn.expire(key, 60)
+        assert redis_conn.hgetall(key) == {"phase": "focus", "participants": "3"}
+        assert 0 < redis_conn.ttl(key) <= 60
+        pubsub = redis_conn.pubsub()
+        pubsub.subscribe(f"{key}:messages")
+        assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+        assert redis_conn.publish(f"{key}:messages", "hi") == 1
+        message = pubsub.get_message(timeout=2)
+        assert message is not None and message["data"] == "hi"
+        pubsub.close()
+    finally:
+        redis_conn.delete(key)
+
+
+def test_influxdb_write_and_flux_query(influx: InfluxDBClient, settings: Settings) -> None:
+    run = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    points = [
+        Point("test_message_latency").tag("run", run).field("ms", float(value)).time(now)
+        for value in (10, 20, 30)
+    ]
+    # Same timestamp and tags: InfluxDB keeps the last; give each its own series by tag.
+    points = [p.tag("n", str(n)) for n, p in enumerate(points)]
+    influx.write_api(write_options=SYNCHRONOUS).write(bucket=settings.influx_bucket, record=points)
+    flux = f"""
+        from(bucket: "{settings.influx_bucket}")
+          |> range(start: -10m)
+          |> filter(fn: (r) => r._measurement == "test_message_latency" and r.run == "{run}")
+          |> group()
+          |> mean(column: "_value")
+    """
+    tables = influx.query_api().query(flux)
+    values = [record.get_value() for table in tables for record in table.records]
+    assert values == [20.0]
+
+
+def test_neo4j_cypher_and_gds(neo4j: Driver) -> None:
+    tag = f"t{uuid.uuid4().hex[:12]}"
+    graph = f"g_{tag}"
+    try:
+        neo4j.execute_query(
+            """
+            UNWIND range(1, 6) AS i CREATE (:TestUser {tag: $tag, n: i})
+            WITH 1 AS _
+            MATCH (a:TestUser {tag: $tag}), (b:TestUser {tag: $tag})
+            WHERE (a.n <= 3 AND b.n <= 3 AND a.n < b.n) OR (a.n > 3 AND b.n > 3 AND a.n < b.n)
+            CREATE (a)-[:FRIEND]->(b)
+            """,
+            tag=tag,
+        )
+        records, _, _ = neo4j.execute_query(
+            "MATCH (:TestUser {tag: $tag})-[r:FRIEND]->() RETURN count(r) AS edges", tag=tag
+        )
+        assert records[0]["edges"] == 6
+        neo4j.execute_query(
+            """
+            MATCH (a:TestUser {tag: $tag})-[:FRIEND]->(b:TestUser {tag: $tag})
+            WITH gds.graph.project($graph, a, b, {}, {undirectedRelationshipTypes: ['*']}) AS g
+            RETURN g.graphName
+            """,
+            tag=tag,
+            graph=graph,
+        )
+        records, _, _ = neo4j.execute_query(
+            """
+            CALL gds.wcc.stream($graph) YIELD nodeId, componentId
+            RETURN gds.util.asNode(nodeId).n AS n, componentId ORDER BY n
+            """,
+            graph=graph,
+        )
+        components = [record["componentId"] for record in records]
+        assert len(components) == 6
+        # Two triangles: two communities of three.
+        assert len(set(components[:3])) == 1
+        assert len(set(components[3:])) == 1
+        assert components[0] != components[3]
+    finally:
+        neo4j.execute_query("CALL gds.graph.drop($graph, false)", graph=graph)
+        neo4j.execute_query("MATCH (u:TestUser {tag: $tag}) DETACH DELETE u", tag=tag)
