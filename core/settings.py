@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     neo4j_bolt_port: int = 7687
     neo4j_user: str = "neo4j"
     neo4j_password: SecretStr
-    neo4j_heap: str = "768m"
+    neo4j_heap: str = "1g"
     neo4j_pagecache: str = "128m"
 
     influx_port: int = 8086
@@ -106,9 +106,13 @@ class Settings(BaseSettings):
         )
 
     def mysql_jdbc_url(self, shard: int) -> str:
+        # jdbc:mysql selects Flink's MySQL dialect; permitMysqlScheme lets MariaDB's driver take
+        # it. The dialect appends rewriteBatchedStatements=true unless the URL names it, and
+        # MariaDB's driver then glues "INSERT ... ON DUPLICATE KEY UPDATE" statements together
+        # into invalid SQL; bulk statements (COM_STMT_BULK_EXECUTE) batch the upserts instead.
         return (
             f"jdbc:mysql://{self.mysql_host}:{self.mysql_port(shard)}/{self.mysql_database}"
-            "?useSSL=false&allowPublicKeyRetrieval=true&rewriteBatchedStatements=true"
+            "?permitMysqlScheme&rewriteBatchedStatements=false&useBulkStmts=true"
         )
 
     @property
@@ -135,6 +139,11 @@ class Settings(BaseSettings):
     @property
     def influx_bucket(self) -> str:
         return f"{self.influx_database}/{self.influx_retention_policy}"
+
+    @property
+    def flink_connectors_dir(self) -> Path:
+        """Connector jars (Kafka, JDBC, MySQL driver) fetched by the stack's Maven step."""
+        return self.tools_dir / "flink-connectors"
 
     @property
     def flink_rest_url(self) -> str:

@@ -132,7 +132,7 @@ def _print_status(services: list[Service]) -> bool:
             st.version,
             _mib(st.rss_bytes),
         )
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
     total = sum(st.rss_bytes for st in statuses)
     Console().print(f"total RSS {_mib(total)}")
     return all(st.state == "running" for st in statuses)

@@ -24,12 +24,8 @@ from stack.services.base import Service
 CONNECTORS_POM = REPO_ROOT / "stack" / "java" / "flink" / "pom.xml"
 
 
-def connector_jars_dir(settings: Settings) -> Path:
-    return settings.tools_dir / "flink-connectors"
-
-
 def ensure_connector_jars(settings: Settings) -> list[Path]:
-    directory = ensure_maven_jars(CONNECTORS_POM, connector_jars_dir(settings))
+    directory = ensure_maven_jars(CONNECTORS_POM, settings.flink_connectors_dir)
     return sorted(directory.glob("*.jar"))
 
 

@@ -46,22 +46,26 @@ class Neo4jService(Service):
             java_binary(),
             "-Xms256m",
             f"-Xmx{s.neo4j_heap}",
-            "-XX:+UseG1GC",
-            # GDS and Neo4j's off-heap code need these opens on Java 17.
+            # Serial GC: ~100 MB less resident memory than G1 for this small, idle-most heap.
+            "-XX:+UseSerialGC",
+            # The rest mirror Neo4j's own server defaults; without the --add-opens the page
+            # cache falls back to slow I/O and logs "Incorrect file descriptor" warnings.
+            "-XX:-OmitStackTraceInFastThrow",
+            "-XX:+DisableExplicitGC",
+            "-Djdk.nio.maxCachedBufferSize=1024",
+            "-Dio.netty.tryReflectionSetAccessible=true",
+            "-Dlog4j2.disable.jmx=true",
             "--add-opens=java.base/java.nio=ALL-UNNAMED",
-            "--add-opens=java.base/java.lang=ALL-UNNAMED",
+            "--add-opens=java.base/java.io=ALL-UNNAMED",
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+            "--enable-native-access=ALL-UNNAMED",
+            f"-Dneo4j.bolt.host={s.bind_host}",
+            f"-Dneo4j.pagecache={s.neo4j_pagecache}",
             "-cp",
             f"{self.classes}:{self.libs}/*",
             "Neo4jLauncher",
-            "--home",
             str(self.data_dir),
-            "--host",
-            s.bind_host,
-            "--port",
             str(s.neo4j_bolt_port),
-            "--pagecache",
-            s.neo4j_pagecache,
         ]
         return argv, {"NEO4J_PASSWORD": s.neo4j_password.get_secret_value()}
 
@@ -75,9 +79,10 @@ class Neo4jService(Service):
         )
 
     def healthy(self) -> bool:
-        with self._driver() as driver:
-            records, _, _ = driver.execute_query("RETURN 1 AS ok")
-            return bool(records[0]["ok"] == 1)
+        # A plain session, not execute_query: the probe must fail fast, not retry for 30 s.
+        with self._driver() as driver, driver.session() as session:
+            record = session.run("RETURN gds.version() AS gds").single()
+            return record is not None and bool(record["gds"])
 
     def version(self) -> str:
         with self._driver() as driver:

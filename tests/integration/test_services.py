@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -41,25 +43,27 @@ def test_kafka_round_trip_keeps_per_room_order(kafka: Settings) -> None:
     records = [produce_sync(producer, event) for event in sent]
     # Keyed by room: one partition, consecutive offsets, in send order.
     assert len({record.partition() for record in records}) == 1
-    offsets = [record.offset() for record in records]
+    offsets = [record.offset() or 0 for record in records]
     assert offsets == list(range(offsets[0], offsets[0] + 20))
 
     consumer = make_consumer(kafka, group_id=f"test-{uuid.uuid4()}")
-    partition = records[0].partition()
-    from confluent_kafka import TopicPartition
-
-    consumer.assign([TopicPartition(CHAT_MESSAGES, partition, offsets[0])])
+    partition, first_offset = records[0].partition(), offsets[0]
+    assert partition is not None
+    assert first_offset is not None
+    consumer.assign([TopicPartition(CHAT_MESSAGES, partition, first_offset)])
     try:
-        received = [event for _, event in consume_events(consumer, CHAT_MESSAGES, max_events=20, timeout=10)]
+        received = [
+            event for _, event in consume_events(consumer, CHAT_MESSAGES, max_events=20, timeout=10)
+        ]
     finally:
         consumer.close()
     assert received == sent
 
 
 def test_kafka_topics_exist_with_their_partitions(kafka: Settings) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    topics = AdminClient({"bootstrap.servers": kafka.kafka_bootstrap}).list_topics(timeout=10).topics
+    topics = (
+        AdminClient({"bootstrap.servers": kafka.kafka_bootstrap}).list_topics(timeout=10).topics
+    )
     for name, partitions in topic_specs(kafka).items():
         assert name in topics, name
         assert len(topics[name].partitions) == partitions, name
@@ -67,7 +71,9 @@ def test_kafka_topics_exist_with_their_partitions(kafka: Settings) -> None:
 
 def test_kafka_producer_is_idempotent_with_acks_all(kafka: Settings) -> None:
     producer = make_producer(kafka)
-    record = produce_sync(producer, RoomJoined(room_id=ids.next_id(), user_id=1, participant_count=1))
+    record = produce_sync(
+        producer, RoomJoined(room_id=ids.next_id(), user_id=1, participant_count=1)
+    )
     assert record.topic() == ROOM_EVENTS
     assert record.error() is None
 
@@ -80,7 +86,9 @@ def test_mysql_round_trip_on_each_shard(mysql: ShardRouter) -> None:
         rooms_by_shard.setdefault(mysql.shard_for_room(room_id), room_id)
     for shard, room_id in rooms_by_shard.items():
         with mysql.session(shard) as session:
-            session.add(StudyRoom(id=room_id, owner_id=1, name=f"test room {room_id}", topic="math"))
+            session.add(
+                StudyRoom(id=room_id, owner_id=1, name=f"test room {room_id}", topic="math")
+            )
     try:
         for shard, room_id in rooms_by_shard.items():
             with mysql.session(shard) as session:
@@ -102,15 +110,27 @@ def test_mysql_round_trip_on_each_shard(mysql: ShardRouter) -> None:
 
 def test_friend_list_query_uses_the_direction_indexes(mysql: ShardRouter) -> None:
     with mysql.directory_engine().connect() as connection:
-        forward = connection.execute(
-            text("EXPLAIN SELECT user2_id FROM friendships WHERE user1_id = 1 ORDER BY user2_id")
-        ).mappings().one()
-        reverse = connection.execute(
-            text("EXPLAIN SELECT user1_id FROM friendships WHERE user2_id = 1")
-        ).mappings().one()
-        partitions = connection.execute(
-            text("EXPLAIN PARTITIONS SELECT user2_id FROM friendships WHERE user1_id = 12345")
-        ).mappings().one()
+        forward = (
+            connection.execute(
+                text(
+                    "EXPLAIN SELECT user2_id FROM friendships WHERE user1_id = 1 ORDER BY user2_id"
+                )
+            )
+            .mappings()
+            .one()
+        )
+        reverse = (
+            connection.execute(text("EXPLAIN SELECT user1_id FROM friendships WHERE user2_id = 1"))
+            .mappings()
+            .one()
+        )
+        partitions = (
+            connection.execute(
+                text("EXPLAIN PARTITIONS SELECT user2_id FROM friendships WHERE user1_id = 12345")
+            )
+            .mappings()
+            .one()
+        )
     assert forward["key"] == "idx_friendships_user1"
     assert reverse["key"] == "idx_friendships_user2"
     # Partition pruning: a friend list reads one of the 8 partitions.
@@ -129,7 +149,8 @@ def test_redis_round_trip(redis_conn: redis.Redis) -> None:
         assert pubsub.get_message(timeout=2)["type"] == "subscribe"
         assert redis_conn.publish(f"{key}:messages", "hi") == 1
         message = pubsub.get_message(timeout=2)
-        assert message is not None and message["data"] == "hi"
+        assert message is not None
+        assert message["data"] == "hi"
         pubsub.close()
     finally:
         redis_conn.delete(key)
@@ -164,7 +185,7 @@ def test_neo4j_cypher_and_gds(neo4j: Driver) -> None:
         neo4j.execute_query(
             """
             UNWIND range(1, 6) AS i CREATE (:TestUser {tag: $tag, n: i})
-            WITH 1 AS _
+            WITH count(*) AS created
             MATCH (a:TestUser {tag: $tag}), (b:TestUser {tag: $tag})
             WHERE (a.n <= 3 AND b.n <= 3 AND a.n < b.n) OR (a.n > 3 AND b.n > 3 AND a.n < b.n)
             CREATE (a)-[:FRIEND]->(b)
@@ -198,5 +219,7 @@ def test_neo4j_cypher_and_gds(neo4j: Driver) -> None:
         assert len(set(components[3:])) == 1
         assert components[0] != components[3]
     finally:
-        neo4j.execute_query("CALL gds.graph.drop($graph, false)", graph=graph)
+        neo4j.execute_query(
+            "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName", graph=graph
+        )
         neo4j.execute_query("MATCH (u:TestUser {tag: $tag}) DETACH DELETE u", tag=tag)
