@@ -96,6 +96,25 @@ def up(
         _fail(error)
     console.print(f"[green]stack up[/] in {time.monotonic() - started:.1f}s")
     _print_status(services)
+    _print_addresses()
+
+
+def _print_addresses() -> None:
+    s = get_settings()
+    shards = ", ".join(str(s.mysql_port(shard)) for shard in range(s.mysql_shards))
+    Console().print(
+        "\n".join(
+            [
+                f"  MySQL shards   {s.mysql_host} ports {shards}  (user {s.mysql_user}, .env)",
+                f"  Redis          {s.redis_url}",
+                f"  Kafka          {s.kafka_bootstrap}",
+                f"  Neo4j          {s.neo4j_uri}  (user {s.neo4j_user}, .env)",
+                f"  InfluxDB       {s.influx_url}  (db {s.influx_database})",
+                f"  Flink UI       {s.flink_rest_url}",
+                "  logs           studyhub stack logs <service>   stop: make down",
+            ]
+        )
+    )
 
 
 def _start_one(service: Service) -> None:

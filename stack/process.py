@@ -18,6 +18,10 @@ from stack.errors import StackError
 
 log = logging.getLogger(__name__)
 
+# Services outlive the command that starts them. Holding their Popen objects keeps Python from
+# warning, at garbage collection, that a child it started is "still running": that is the point.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
     """Whether something accepts TCP connections on host:port."""
@@ -105,6 +109,7 @@ class ManagedProcess:
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
             )
+        _STARTED.append(proc)
         create_time = psutil.Process(proc.pid).create_time()
         self.pid_path.write_text(f"{proc.pid} {create_time}\n")
         return proc.pid
