@@ -118,7 +118,9 @@ class KafkaService(Service):
         return self._java("kafka.Kafka", str(config), heap=s.kafka_heap), {}
 
     def admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        # log_level 0: a probe of a broker that is still starting must not print a wall of
+        # "connection refused" lines; the probe's result says all there is to say.
+        return AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0})
 
     def healthy(self) -> bool:
         metadata = self.admin().list_topics(timeout=2)

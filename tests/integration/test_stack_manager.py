@@ -111,8 +111,14 @@ def test_cli_status_reports_every_service_healthy() -> None:
     )
     statuses = json.loads(result.stdout)
     assert {s["name"] for s in statuses} >= {
-        "mariadb-0", "mariadb-1", "redis", "influxdb", "kafka", "neo4j",
-        "flink-jobmanager", "flink-taskmanager",
+        "mariadb-0",
+        "mariadb-1",
+        "redis",
+        "influxdb",
+        "kafka",
+        "neo4j",
+        "flink-jobmanager",
+        "flink-taskmanager",
     }
     assert [s["name"] for s in statuses if s["state"] != "running"] == []
     assert all(s["pid"] and s["version"] not in ("-", "?") for s in statuses)
