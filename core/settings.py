@@ -49,6 +49,7 @@ class Settings(BaseSettings):
 
     redis_port: int = 6380
     redis_maxmemory: str = "512mb"
+    redis_pool_size: int = 100
 
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
@@ -80,6 +81,19 @@ class Settings(BaseSettings):
     flink_bundle_time_ms: int = 5
 
     jwt_secret: SecretStr
+    jwt_ttl_minutes: int = Field(default=24 * 60, ge=1)
+
+    # Each process that creates ids needs its own generator id (core.ids); set it per replica.
+    id_generator: int = Field(default=1, ge=0, le=1023)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Fixed one-minute windows in Redis. Auth is limited per client IP (password guessing),
+    # everything else per user.
+    rate_limit_user_per_minute: int = Field(default=600, ge=1)
+    rate_limit_auth_per_minute: int = Field(default=20, ge=1)
+    rate_limit_namespace: str = "ratelimit"
+    room_capacity_max: int = 500
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -98,10 +112,10 @@ class Settings(BaseSettings):
     def mysql_port(self, shard: int) -> int:
         return self.mysql_base_port + shard
 
-    def mysql_url(self, shard: int, *, database: str | None = None) -> str:
+    def mysql_url(self, shard: int, *, database: str | None = None, driver: str = "pymysql") -> str:
         password = self.mysql_password.get_secret_value()
         return (
-            f"mysql+pymysql://{self.mysql_user}:{password}@{self.mysql_host}:"
+            f"mysql+{driver}://{self.mysql_user}:{password}@{self.mysql_host}:"
             f"{self.mysql_port(shard)}/{database or self.mysql_database}?charset=utf8mb4"
         )
 

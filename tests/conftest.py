@@ -6,6 +6,7 @@ skipped quietly and nothing is faked.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +16,11 @@ from neo4j import Driver
 
 from core.clients import influx_client, neo4j_driver, redis_client
 from core.db.sharding import ShardRouter
+from core.events import ROOM_EVENTS, SOCIAL_EVENTS
 from core.settings import Settings, get_settings
 from stack.process import tail
 from stack.services import Service, all_services
+from tests.utils.api import EventTap, People, live_api
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +82,44 @@ def influx(settings: Settings) -> Iterator[InfluxDBClient]:
     client = influx_client(settings)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def api_settings(settings: Settings) -> Settings:
+    # Generous limits for the suite (every test client is 127.0.0.1), in a namespace of its own.
+    return settings.model_copy(
+        update={
+            "rate_limit_auth_per_minute": 100_000,
+            "rate_limit_user_per_minute": 100_000,
+            "rate_limit_namespace": f"test-ratelimit-{uuid.uuid4().hex[:8]}",
+            "id_generator": 777,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def api_url(api_settings: Settings) -> Iterator[str]:
+    require(api_settings, "mariadb-0", "mariadb-1", "redis", "kafka")
+    with live_api(api_settings) as url:
+        yield url
+
+
+@pytest.fixture
+def people(api_url: str, api_settings: Settings) -> Iterator[People]:
+    registry = People(api_url, api_settings)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def room_events(api_settings: Settings) -> Iterator[EventTap]:
+    tap = EventTap(api_settings, ROOM_EVENTS)
+    yield tap
+    tap.close()
+
+
+@pytest.fixture
+def social_events(api_settings: Settings) -> Iterator[EventTap]:
+    tap = EventTap(api_settings, SOCIAL_EVENTS)
+    yield tap
+    tap.close()

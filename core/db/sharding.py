@@ -15,10 +15,16 @@ languages (unlike Python's ``hash``), and costs a few arithmetic operations.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
@@ -86,11 +92,60 @@ class ShardRouter:
         with self._sessions[shard].begin() as session:
             yield session
 
-    def room_session(self, room_id: int) -> Iterator[Session]:
-        return self.session(self.shard_for_room(room_id))  # type: ignore[return-value]
+    def room_session(self, room_id: int) -> AbstractContextManager[Session]:
+        return self.session(self.shard_for_room(room_id))
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
+        self._engines.clear()
+        self._sessions.clear()
+
+
+@dataclass
+class AsyncShardRouter:
+    """The asyncio twin of ShardRouter (asyncmy driver), for the API and the gateway."""
+
+    settings: Settings
+    pool_size: int = 10
+    max_overflow: int = 20
+    _engines: dict[int, AsyncEngine] = field(default_factory=dict, init=False)
+    _sessions: dict[int, async_sessionmaker[AsyncSession]] = field(default_factory=dict, init=False)
+
+    @property
+    def shard_count(self) -> int:
+        return self.settings.mysql_shards
+
+    def engine(self, shard: int) -> AsyncEngine:
+        if not 0 <= shard < self.shard_count:
+            raise ValueError(f"shard {shard} out of range 0..{self.shard_count - 1}")
+        if shard not in self._engines:
+            self._engines[shard] = create_async_engine(
+                self.settings.mysql_url(shard, driver="asyncmy"),
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                pool_pre_ping=True,
+                pool_recycle=3600,
+            )
+        return self._engines[shard]
+
+    def shard_for_room(self, room_id: int) -> int:
+        return shard_for_room(room_id, self.shard_count)
+
+    def sessions(self, shard: int) -> async_sessionmaker[AsyncSession]:
+        if shard not in self._sessions:
+            self._sessions[shard] = async_sessionmaker(self.engine(shard), expire_on_commit=False)
+        return self._sessions[shard]
+
+    def directory(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on the directory shard: users, the social graph, groups, buddies."""
+        return self.sessions(DIRECTORY_SHARD)
+
+    def for_room(self, room_id: int) -> async_sessionmaker[AsyncSession]:
+        return self.sessions(self.shard_for_room(room_id))
+
+    async def dispose(self) -> None:
+        for engine in self._engines.values():
+            await engine.dispose()
         self._engines.clear()
         self._sessions.clear()

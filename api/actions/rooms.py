@@ -1,0 +1,261 @@
+"""Study rooms: MySQL is the record, Redis the live state (realtime.rooms), events after commit.
+
+Join and leave are atomic and idempotent in Redis (capacity is checked and taken in one Lua
+script), then recorded in MySQL; if the record cannot be written the seat is given back.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.mysql import insert
+
+from api.deps import Resources
+from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from api.schemas.rooms import RoomCreateIn, RoomOut, TimerIn, TimerOut
+from core.db.models import RoomInvite, RoomParticipant, StudyRoom, User, UserBlock
+from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimerChanged
+from realtime.rooms import JoinOutcome, LeaveOutcome, next_timer, timer_from_state
+
+
+def _state_of(room: StudyRoom) -> dict[str, str | int]:
+    return {
+        "id": room.id,
+        "name": room.name,
+        "topic": room.topic,
+        "capacity": room.capacity,
+        "visibility": room.visibility,
+        "owner_id": room.owner_id,
+        "status": room.status,
+        "created_at_us": int(room.created_at.replace(tzinfo=UTC).timestamp() * 1_000_000),
+    }
+
+
+async def ensure_cached(res: Resources, room_id: int) -> dict[str, str]:
+    """The room's live state, loaded from MySQL into Redis if Redis does not have it."""
+    state = await res.rooms.state(room_id)
+    if state:
+        return state
+    async with res.db.for_room(room_id)() as session:
+        room = await session.get(StudyRoom, room_id)
+        if room is None:
+            raise NotFound(f"room {room_id} does not exist")
+        participants = list(
+            (
+                await session.scalars(
+                    select(RoomParticipant.user_id).where(RoomParticipant.room_id == room_id)
+                )
+            ).all()
+        )
+    await res.rooms.load(room_id, _state_of(room), participants if room.status == "open" else [])
+    return await res.rooms.state(room_id)
+
+
+async def _is_invited(res: Resources, room_id: int, user_id: int) -> bool:
+    async with res.db.for_room(room_id)() as session:
+        return await session.get(RoomInvite, (room_id, user_id)) is not None
+
+
+async def _blocked_by(res: Resources, blocker_id: int, user_id: int) -> bool:
+    async with res.db.directory()() as session:
+        return await session.get(UserBlock, (blocker_id, user_id)) is not None
+
+
+async def _can_see(res: Resources, state: dict[str, str], room_id: int, user_id: int) -> bool:
+    if state["visibility"] == "public" or int(state["owner_id"]) == user_id:
+        return True
+    if await res.rooms.is_participant(room_id, user_id):
+        return True
+    return await _is_invited(res, room_id, user_id) and not await _blocked_by(
+        res, int(state["owner_id"]), user_id
+    )
+
+
+async def visible_state(res: Resources, room_id: int, user_id: int) -> dict[str, str]:
+    """The state of a room the user may see; a private room is 404 to everyone else."""
+    state = await ensure_cached(res, room_id)
+    if not await _can_see(res, state, room_id, user_id):
+        raise NotFound(f"room {room_id} does not exist")
+    return state
+
+
+def room_out(state: dict[str, str], participant_count: int) -> RoomOut:
+    timer = timer_from_state(state)
+    return RoomOut(
+        id=int(state["id"]),
+        name=state["name"],
+        topic=state["topic"],
+        capacity=int(state["capacity"]),
+        visibility=state["visibility"],
+        owner_id=int(state["owner_id"]),
+        status=state["status"],
+        participant_count=participant_count,
+        created_at=datetime.fromtimestamp(int(state["created_at_us"]) / 1e6, UTC),
+        timer=TimerOut(
+            phase=timer.phase,
+            status=timer.status,
+            ends_at=datetime.fromtimestamp(timer.ends_at_ms / 1000, UTC)
+            if timer.ends_at_ms is not None and timer.status == "running"
+            else None,
+            remaining_seconds=None if timer.remaining_ms is None else timer.remaining_ms // 1000,
+        ),
+    )
+
+
+async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> RoomOut:
+    room = StudyRoom(
+        id=res.ids.next_id(),
+        owner_id=owner_id,
+        name=data.name,
+        topic=data.topic,
+        capacity=data.capacity,
+        visibility=data.visibility,
+        status="open",
+        created_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    async with res.db.for_room(room.id).begin() as session:
+        session.add(room)
+        session.add(RoomParticipant(room_id=room.id, user_id=owner_id, role="owner"))
+    await res.rooms.load(room.id, _state_of(room), [owner_id])
+    res.publisher.publish(
+        RoomCreated(
+            room_id=room.id,
+            user_id=owner_id,
+            name=room.name,
+            topic=room.topic,
+            capacity=room.capacity,
+            visibility=data.visibility,
+        )
+    )
+    res.publisher.publish(RoomJoined(room_id=room.id, user_id=owner_id, participant_count=1))
+    return room_out(await res.rooms.state(room.id), 1)
+
+
+async def join_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
+    state = await ensure_cached(res, room_id)
+    owner_id = int(state["owner_id"])
+    if state["visibility"] == "private" and user_id != owner_id:
+        if not await _is_invited(res, room_id, user_id):
+            raise NotFound(f"room {room_id} does not exist")
+        if await _blocked_by(res, owner_id, user_id):
+            raise Forbidden("the owner of this private room has blocked you", code="blocked")
+    outcome, count = await res.rooms.join(room_id, state["topic"], user_id)
+    if outcome is JoinOutcome.FULL:
+        raise Conflict(f"room {room_id} is full ({count}/{state['capacity']})", code="room_full")
+    if outcome is JoinOutcome.CLOSED:
+        raise Conflict(f"room {room_id} is closed", code="room_closed")
+    if outcome is JoinOutcome.NOT_CACHED:  # evicted between the two calls; try once more
+        return await join_room(res, room_id, user_id)
+    if outcome is JoinOutcome.JOINED:
+        try:
+            async with res.db.for_room(room_id).begin() as session:
+                await session.execute(
+                    insert(RoomParticipant)
+                    .values(room_id=room_id, user_id=user_id, role="member")
+                    .prefix_with("IGNORE")
+                )
+        except Exception as error:
+            await res.rooms.leave(room_id, state["topic"], user_id)  # give the seat back
+            raise ServiceUnavailable("could not record the join; try again") from error
+        res.publisher.publish(RoomJoined(room_id=room_id, user_id=user_id, participant_count=count))
+    return room_out(await res.rooms.state(room_id), count)
+
+
+async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
+    state = await visible_state(res, room_id, user_id)
+    outcome, count = await res.rooms.leave(room_id, state["topic"], user_id)
+    if outcome is LeaveOutcome.NOT_CACHED:
+        return await leave_room(res, room_id, user_id)
+    if outcome is LeaveOutcome.LEFT:
+        async with res.db.for_room(room_id).begin() as session:
+            await session.execute(
+                delete(RoomParticipant).where(
+                    RoomParticipant.room_id == room_id, RoomParticipant.user_id == user_id
+                )
+            )
+        res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
+    return room_out(await res.rooms.state(room_id), count)
+
+
+async def close_room(res: Resources, room_id: int, user_id: int) -> None:
+    state = await visible_state(res, room_id, user_id)
+    if int(state["owner_id"]) != user_id:
+        raise Forbidden("only the owner can close a room", code="not_owner")
+    if state["status"] == "closed":
+        return
+    async with res.db.for_room(room_id).begin() as session:
+        await session.execute(
+            update(StudyRoom)
+            .where(StudyRoom.id == room_id)
+            .values(status="closed", closed_at=datetime.now(UTC).replace(tzinfo=None))
+        )
+        await session.execute(delete(RoomParticipant).where(RoomParticipant.room_id == room_id))
+    await res.rooms.close(room_id, state["topic"])
+    res.publisher.publish(RoomClosed(room_id=room_id, user_id=user_id))
+
+
+async def invite(res: Resources, room_id: int, owner_id: int, invitee_id: int) -> None:
+    state = await visible_state(res, room_id, owner_id)
+    if int(state["owner_id"]) != owner_id:
+        raise Forbidden("only the owner can invite to a room", code="not_owner")
+    async with res.db.directory()() as session:
+        if await session.get(User, invitee_id) is None:
+            raise NotFound(f"user {invitee_id} does not exist")
+    async with res.db.for_room(room_id).begin() as session:
+        await session.execute(
+            insert(RoomInvite)
+            .values(room_id=room_id, user_id=invitee_id, invited_by=owner_id)
+            .prefix_with("IGNORE")
+        )
+
+
+async def change_timer(res: Resources, room_id: int, user_id: int, data: TimerIn) -> RoomOut:
+    state = await visible_state(res, room_id, user_id)
+    if state["status"] != "open":
+        raise Conflict(f"room {room_id} is closed", code="room_closed")
+    if not await res.rooms.is_participant(room_id, user_id):
+        raise Forbidden("join the room to control its timer", code="not_participant")
+    now_ms = int(time.time() * 1000)
+    timer = next_timer(
+        timer_from_state(state, now_ms),
+        data.action,
+        phase=data.phase,
+        focus_minutes=data.focus_minutes,
+        break_minutes=data.break_minutes,
+        now_ms=now_ms,
+    )
+    await res.rooms.set_timer(room_id, timer)
+    res.publisher.publish(
+        RoomTimerChanged(
+            room_id=room_id,
+            user_id=user_id,
+            action=data.action,
+            phase=timer.phase,
+            ends_at=datetime.fromtimestamp(timer.ends_at_ms / 1000, UTC)
+            if timer.ends_at_ms is not None and timer.status == "running"
+            else None,
+        )
+    )
+    return room_out(await res.rooms.state(room_id), await res.rooms.participant_count(room_id))
+
+
+async def list_active(
+    res: Resources, *, topic: str | None, offset: int, limit: int
+) -> tuple[list[RoomOut], int | None]:
+    """Open public rooms, most participants first; returns the page and the next offset."""
+    found: list[RoomOut] = []
+    position = offset
+    while len(found) < limit:
+        batch = await res.rooms.active(topic=topic, offset=position, limit=limit * 2)
+        if not batch:
+            return found, None
+        for room_id, count in batch:
+            position += 1
+            state = await res.rooms.state(room_id)
+            if state.get("visibility") == "public" and state.get("status") == "open":
+                found.append(room_out(state, count))
+                if len(found) == limit:
+                    break
+    return found, position

@@ -1,0 +1,280 @@
+"""Friends and blocks, on the directory shard.
+
+A friendship is two rows, (a, b) and (b, a), written and deleted together in one transaction.
+Requests between a pair are serialised by locking both users' rows (SELECT ... FOR UPDATE), so
+two simultaneous requests cannot both pass the duplicate check.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from api.deps import Resources
+from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.schemas.social import FriendOut
+from core.db.models import FriendRequest, Friendship, User, UserBlock
+from core.events import FriendAccepted, FriendRemoved, FriendRequested, UserBlocked
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+async def _lock_pair(session: AsyncSession, me: int, other: int) -> None:
+    """Lock both users (ascending id order, so two requests cannot deadlock); 404 if missing."""
+    found = (
+        await session.scalars(
+            select(User.id)
+            .where(User.id.in_(sorted({me, other})))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    ).all()
+    if other not in found:
+        raise NotFound(f"user {other} does not exist")
+
+
+async def _blocked_between(session: AsyncSession, a: int, b: int) -> UserBlock | None:
+    return (
+        await session.scalars(
+            select(UserBlock).where(
+                or_(
+                    and_(UserBlock.blocker_id == a, UserBlock.blocked_id == b),
+                    and_(UserBlock.blocker_id == b, UserBlock.blocked_id == a),
+                )
+            )
+        )
+    ).first()
+
+
+async def are_friends(session: AsyncSession, a: int, b: int) -> bool:
+    return await session.get(Friendship, (a, b)) is not None
+
+
+async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
+    if to == me:
+        raise Unprocessable("to_user_id: you cannot send a friend request to yourself")
+    async with res.db.directory().begin() as session:
+        await _lock_pair(session, me, to)
+        block = await _blocked_between(session, me, to)
+        if block is not None:
+            if block.blocker_id == me:
+                raise Forbidden(f"you blocked user {to}; unblock them first", code="blocked")
+            raise Forbidden(f"user {to} does not accept requests from you", code="blocked")
+        if await are_friends(session, me, to):
+            raise Conflict(f"you and user {to} are already friends", code="already_friends")
+        pending = (
+            await session.scalars(
+                select(FriendRequest).where(
+                    FriendRequest.status == "pending",
+                    or_(
+                        and_(FriendRequest.from_user_id == me, FriendRequest.to_user_id == to),
+                        and_(FriendRequest.from_user_id == to, FriendRequest.to_user_id == me),
+                    ),
+                )
+            )
+        ).first()
+        if pending is not None:
+            if pending.from_user_id == me:
+                raise Conflict(
+                    f"you already asked user {to} (request {pending.id})", code="duplicate_request"
+                )
+            raise Conflict(
+                f"user {to} already sent you a request: accept request {pending.id}",
+                code="reverse_request_pending",
+            )
+        request = FriendRequest(
+            id=res.ids.next_id(),
+            from_user_id=me,
+            to_user_id=to,
+            status="pending",
+            created_at=_now(),
+        )
+        session.add(request)
+    res.publisher.publish(FriendRequested(from_user_id=me, to_user_id=to, request_id=request.id))
+    return request
+
+
+async def _respond(
+    res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
+) -> FriendRequest:
+    async with res.db.directory().begin() as session:
+        request = await session.get(FriendRequest, request_id, with_for_update=True)
+        if request is None or me not in (request.from_user_id, request.to_user_id):
+            raise NotFound(f"friend request {request_id} does not exist")
+        if request.to_user_id != me:
+            raise Forbidden("only the recipient can answer a friend request", code="not_recipient")
+        if request.status != "pending":
+            raise Conflict(
+                f"friend request {request_id} is already {request.status}", code="answered"
+            )
+        request.status = verdict
+        request.responded_at = _now()
+        if verdict == "accepted":
+            now = _now()
+            await session.execute(
+                insert(Friendship)
+                .values(
+                    [
+                        {"user1_id": request.from_user_id, "user2_id": me, "created_at": now},
+                        {"user1_id": me, "user2_id": request.from_user_id, "created_at": now},
+                    ]
+                )
+                .prefix_with("IGNORE")
+            )
+    if verdict == "accepted":
+        res.publisher.publish(
+            FriendAccepted(from_user_id=request.from_user_id, to_user_id=me, request_id=request_id)
+        )
+    return request
+
+
+async def accept(res: Resources, me: int, request_id: int) -> FriendRequest:
+    return await _respond(res, me, request_id, "accepted")
+
+
+async def decline(res: Resources, me: int, request_id: int) -> FriendRequest:
+    return await _respond(res, me, request_id, "declined")
+
+
+async def pending_requests(
+    res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
+) -> list[FriendRequest]:
+    """Only the caller's own pending requests."""
+    mine = FriendRequest.to_user_id if direction == "incoming" else FriendRequest.from_user_id
+    async with res.db.directory()() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(FriendRequest)
+                    .where(mine == me, FriendRequest.status == "pending", FriendRequest.id > after)
+                    .order_by(FriendRequest.id)
+                    .limit(limit)
+                )
+            ).all()
+        )
+
+
+async def _delete_friendship(session: AsyncSession, a: int, b: int) -> int:
+    result = await session.execute(
+        delete(Friendship).where(
+            or_(
+                and_(Friendship.user1_id == a, Friendship.user2_id == b),
+                and_(Friendship.user1_id == b, Friendship.user2_id == a),
+            )
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def remove_friend(res: Resources, me: int, other: int) -> None:
+    async with res.db.directory().begin() as session:
+        if await _delete_friendship(session, me, other) == 0:
+            raise NotFound(f"you and user {other} are not friends")
+    res.publisher.publish(FriendRemoved(from_user_id=me, to_user_id=other))
+
+
+async def block(res: Resources, me: int, other: int) -> None:
+    if other == me:
+        raise Unprocessable("user_id: you cannot block yourself")
+    async with res.db.directory().begin() as session:
+        await _lock_pair(session, me, other)
+        created = (
+            await session.execute(
+                insert(UserBlock)
+                .values(blocker_id=me, blocked_id=other, created_at=_now())
+                .prefix_with("IGNORE")
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        await _delete_friendship(session, me, other)
+        await session.execute(
+            update(FriendRequest)
+            .where(
+                FriendRequest.status == "pending",
+                or_(
+                    and_(FriendRequest.from_user_id == me, FriendRequest.to_user_id == other),
+                    and_(FriendRequest.from_user_id == other, FriendRequest.to_user_id == me),
+                ),
+            )
+            .values(status="cancelled", responded_at=_now())
+        )
+    if created:
+        res.publisher.publish(UserBlocked(from_user_id=me, to_user_id=other))
+
+
+async def unblock(res: Resources, me: int, other: int) -> None:
+    async with res.db.directory().begin() as session:
+        result = await session.execute(
+            delete(UserBlock).where(UserBlock.blocker_id == me, UserBlock.blocked_id == other)
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise NotFound(f"you have not blocked user {other}")
+
+
+async def _require_user(session: AsyncSession, user_id: int) -> None:
+    if await session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} does not exist")
+
+
+async def friends(res: Resources, user_id: int, *, after: int, limit: int) -> list[FriendOut]:
+    """Keyset page over idx_friendships_user1: one partition, one index range."""
+    async with res.db.directory()() as session:
+        await _require_user(session, user_id)
+        rows = (
+            await session.execute(
+                select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
+                .join(User, User.id == Friendship.user2_id)
+                .where(Friendship.user1_id == user_id, Friendship.user2_id > after)
+                .order_by(Friendship.user2_id)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        FriendOut(
+            user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at
+        )
+        for r in rows
+    ]
+
+
+async def friend_count(res: Resources, user_id: int) -> int:
+    async with res.db.directory()() as session:
+        await _require_user(session, user_id)
+        count = await session.scalar(
+            select(func.count()).select_from(Friendship).where(Friendship.user1_id == user_id)
+        )
+    return int(count or 0)
+
+
+async def mutual_friends(
+    res: Resources, a: int, b: int, *, after: int, limit: int
+) -> list[FriendOut]:
+    theirs = aliased(Friendship)
+    async with res.db.directory()() as session:
+        await _require_user(session, a)
+        await _require_user(session, b)
+        rows = (
+            await session.execute(
+                select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
+                .join(
+                    theirs,
+                    and_(theirs.user1_id == b, theirs.user2_id == Friendship.user2_id),
+                )
+                .join(User, User.id == Friendship.user2_id)
+                .where(Friendship.user1_id == a, Friendship.user2_id > after)
+                .order_by(Friendship.user2_id)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        FriendOut(
+            user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at
+        )
+        for r in rows
+    ]

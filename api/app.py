@@ -1,0 +1,71 @@
+"""The FastAPI application: `uvicorn api.app:create_app --factory` or `studyhub api`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from api.deps import Resources
+from api.errors import install_error_handlers
+from api.ratelimit import RateLimiter
+from api.routes import rooms, social, users
+from core.db.sharding import AsyncShardRouter
+from core.ids import IdGenerator
+from core.settings import Settings, get_settings
+from ingest.publisher import EventPublisher
+from realtime.rooms import RoomStateStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A blocking pool queues a burst (200 joins at once) instead of failing it.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_pool_size,
+            timeout=10,
+            decode_responses=True,
+        )
+        redis = aioredis.Redis(connection_pool=pool)
+        resources = Resources(
+            settings=settings,
+            db=AsyncShardRouter(settings),
+            redis=redis,
+            rooms=RoomStateStore(redis),
+            publisher=EventPublisher(settings),
+            limiter=RateLimiter(redis, settings.rate_limit_namespace),
+            ids=IdGenerator(settings.id_generator),
+        )
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            resources.publisher.close()
+            await resources.db.dispose()
+            await redis.aclose()
+            await pool.aclose()  # a pool passed in is not closed by the client
+
+    app = FastAPI(
+        title="studyhub",
+        version="0.1.0",
+        description="Study rooms, discussion groups, study buddies and friends.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(users.router)
+    app.include_router(rooms.router)
+    app.include_router(social.router)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,61 @@
+"""Request dependencies: the shared resources, the current user, rate limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis.asyncio as aioredis
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.errors import Unauthorized
+from api.ratelimit import RateLimiter
+from api.security import user_id_from_token
+from core.db.sharding import AsyncShardRouter
+from core.ids import IdGenerator
+from core.settings import Settings
+from ingest.publisher import EventPublisher
+from realtime.rooms import RoomStateStore
+
+
+@dataclass
+class Resources:
+    """Everything a handler may use, built once per process in the app's lifespan."""
+
+    settings: Settings
+    db: AsyncShardRouter
+    redis: aioredis.Redis
+    rooms: RoomStateStore
+    publisher: EventPublisher
+    limiter: RateLimiter
+    ids: IdGenerator
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+Res = Annotated[Resources, Depends(get_resources)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+async def current_user_id(resources: Res, token: Annotated[str | None, Depends(_bearer)]) -> int:
+    if not token:
+        raise Unauthorized("missing bearer token: log in at POST /auth/token")
+    user_id = user_id_from_token(resources.settings, token)
+    if user_id is None:
+        raise Unauthorized("invalid or expired token: log in again at POST /auth/token")
+    await resources.limiter.hit(
+        "user", str(user_id), limit=resources.settings.rate_limit_user_per_minute
+    )
+    return user_id
+
+
+UserId = Annotated[int, Depends(current_user_id)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,101 @@
+"""Friends and blocks: thin routes over api.actions.social."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from api.actions import social as actions
+from api.deps import Res, UserId
+from api.errors import ERROR_RESPONSES
+from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.schemas.common import Id
+from api.schemas.social import CountOut, FriendOut, FriendRequestIn, FriendRequestOut
+
+router = APIRouter(tags=["friends"], responses=ERROR_RESPONSES)
+
+
+@router.post("/friends/requests", status_code=status.HTTP_201_CREATED)
+async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> FriendRequestOut:
+    return FriendRequestOut.model_validate(
+        await actions.send_request(res, user_id, data.to_user_id)
+    )
+
+
+@router.get("/friends/requests")
+async def my_requests(
+    user_id: UserId,
+    res: Res,
+    direction: Annotated[Literal["incoming", "outgoing"], Query()] = "incoming",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[FriendRequestOut]:
+    """Your own pending requests (nobody else's)."""
+    after = decode_cursor(cursor, kind=int) or 0
+    rows = await actions.pending_requests(
+        res, user_id, direction=direction, after=after, limit=limit
+    )
+    return Page(
+        items=[FriendRequestOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
+    )
+
+
+@router.post("/friends/requests/{request_id}/accept")
+async def accept(request_id: Id, user_id: UserId, res: Res) -> FriendRequestOut:
+    return FriendRequestOut.model_validate(await actions.accept(res, user_id, request_id))
+
+
+@router.post("/friends/requests/{request_id}/decline")
+async def decline(request_id: Id, user_id: UserId, res: Res) -> FriendRequestOut:
+    return FriendRequestOut.model_validate(await actions.decline(res, user_id, request_id))
+
+
+@router.delete("/friends/{other_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_friend(other_id: Id, user_id: UserId, res: Res) -> Response:
+    await actions.remove_friend(res, user_id, other_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/blocks/{other_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["blocks"])
+async def block(other_id: Id, user_id: UserId, res: Res) -> Response:
+    """Block a user: ends a friendship and pending requests; idempotent."""
+    await actions.block(res, user_id, other_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/blocks/{other_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["blocks"])
+async def unblock(other_id: Id, user_id: UserId, res: Res) -> Response:
+    await actions.unblock(res, user_id, other_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users/{target_id}/friends")
+async def friends(
+    target_id: Id, user_id: UserId, res: Res, limit: Limit = 50, cursor: Cursor = None
+) -> Page[FriendOut]:
+    del user_id
+    after = decode_cursor(cursor, kind=int) or 0
+    rows = await actions.friends(res, target_id, after=after, limit=limit)
+    return Page(
+        items=rows, next_cursor=encode_cursor(rows[-1].user_id) if len(rows) == limit else None
+    )
+
+
+@router.get("/users/{target_id}/friends/count")
+async def friend_count(target_id: Id, user_id: UserId, res: Res) -> CountOut:
+    del user_id
+    return CountOut(count=await actions.friend_count(res, target_id))
+
+
+@router.get("/users/{target_id}/friends/mutual/{other_id}")
+async def mutual(
+    target_id: Id, other_id: Id, user_id: UserId, res: Res, limit: Limit = 50, cursor: Cursor = None
+) -> Page[FriendOut]:
+    del user_id
+    after = decode_cursor(cursor, kind=int) or 0
+    rows = await actions.mutual_friends(res, target_id, other_id, after=after, limit=limit)
+    return Page(
+        items=rows, next_cursor=encode_cursor(rows[-1].user_id) if len(rows) == limit else None
+    )

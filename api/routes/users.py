@@ -1,0 +1,64 @@
+"""Auth and users: thin routes over api.actions.users."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.actions import users as actions
+from api.deps import Res, UserId, client_ip
+from api.errors import ERROR_RESPONSES, Unauthorized
+from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.schemas.common import Id
+from api.schemas.users import RegisterIn, TokenOut, UserOut
+from api.security import create_token
+
+router = APIRouter(responses=ERROR_RESPONSES)
+
+
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, tags=["auth"])
+async def register(data: RegisterIn, res: Res, request: Request) -> UserOut:
+    """Create an account. Limited per client IP."""
+    await res.limiter.hit("auth", client_ip(request), limit=res.settings.rate_limit_auth_per_minute)
+    return UserOut.model_validate(await actions.register_user(res, data))
+
+
+@router.post("/auth/token", tags=["auth"])
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], res: Res, request: Request
+) -> TokenOut:
+    """OAuth2 password flow: form fields username and password; returns a bearer JWT."""
+    await res.limiter.hit("auth", client_ip(request), limit=res.settings.rate_limit_auth_per_minute)
+    user_id = await actions.authenticate(res, form.username, form.password)
+    if user_id is None:
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
+    access_token, ttl = create_token(res.settings, user_id)
+    return TokenOut(access_token=access_token, expires_in=ttl)
+
+
+@router.get("/users/me", tags=["users"])
+async def me(user_id: UserId, res: Res) -> UserOut:
+    return UserOut.model_validate(await actions.get_user(res, user_id))
+
+
+@router.get("/users/search", tags=["users"])
+async def search(
+    user_id: UserId,
+    res: Res,
+    q: Annotated[str, Query(min_length=1, max_length=64, description="Prefix of a name.")],
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[UserOut]:
+    """Prefix search on username and display name (friend search)."""
+    after = decode_cursor(cursor, kind=str)
+    users = await actions.search_users(res, viewer_id=user_id, query=q, after=after, limit=limit)
+    next_cursor = encode_cursor(users[-1].username) if len(users) == limit else None
+    return Page(items=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+
+
+@router.get("/users/{target_id}", tags=["users"])
+async def get_user(target_id: Id, user_id: UserId, res: Res) -> UserOut:
+    del user_id  # any signed-in user may look a profile up
+    return UserOut.model_validate(await actions.get_user(res, target_id))

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+_ZONES = frozenset(available_timezones())
+
+
+def _known_zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Subjects = Annotated[list[Subject], Field(max_length=20)]
+# Ids are 64-bit; beyond that nothing exists, and MySQL would reject the value anyway.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]

@@ -1,0 +1,71 @@
+"""Send-after-commit event publishing for request handlers.
+
+Handlers commit to MySQL first and publish afterwards, so nothing is announced that did not
+happen. ``publish`` never blocks a request: it hands the record to librdkafka (idempotent,
+acks=all) and a background thread serves delivery reports. A failed delivery is logged and
+counted; the upgrade path to "never lost either" is a transactional outbox table, noted in
+docs/api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from core.events import Event, topic_for
+from core.settings import Settings
+from ingest.kafka import make_producer
+
+log = logging.getLogger(__name__)
+
+
+class EventPublisher:
+    def __init__(self, settings: Settings, producer: Producer | None = None) -> None:
+        self._producer = producer or make_producer(settings)
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
+        self._poller.start()
+        self.delivered = 0
+        self.failed = 0
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        log.error("event lost on %s: %s", message.topic(), error)
+
+    def publish(self, event: Event) -> None:
+        try:
+            self._producer.produce(
+                topic_for(event),
+                value=event.to_bytes(),
+                key=event.key(),
+                on_delivery=self._on_delivery,
+            )
+        except BufferError:
+            # The local queue is full (broker down for a while): wait for room once, then try
+            # again, rather than dropping the event on the floor.
+            self._producer.poll(1.0)
+            self._producer.produce(
+                topic_for(event),
+                value=event.to_bytes(),
+                key=event.key(),
+                on_delivery=self._on_delivery,
+            )
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait for outstanding deliveries; returns how many are still in flight."""
+        remaining: int = self._producer.flush(timeout)
+        return remaining
+
+    def close(self) -> None:
+        self.flush()
+        self._stop.set()
+        self._poller.join(timeout=2)

@@ -1,0 +1,230 @@
+"""Live room state in Redis: the seed's keys, with atomic, idempotent join and leave.
+
+- ``room:{id}:state``        hash: name, topic, capacity, visibility, owner_id, status, timer
+- ``room:{id}:participants`` set of user ids
+- ``rooms:active``           sorted set of open rooms, scored by participant count
+- ``rooms:active:topic:{t}`` the same, per topic (the listing's topic filter)
+
+MySQL stays the record. A room missing from Redis (a restart without its AOF, or a room that
+was never loaded) is loaded from MySQL by a script that only fills an absent state, so it can
+never overwrite newer live state.
+
+Capacity holds under any concurrency because the check and the add run in one Lua script.
+Redis Cluster note: the per-room keys share the ``room:{id}`` hash tag; the two global indexes
+would move out of the scripts (updated right after) when rooms are spread over a cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal, cast, get_args
+
+import redis.asyncio as aioredis
+
+ACTIVE = "rooms:active"
+
+_JOIN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return {-2, 0} end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {0, redis.call('SCARD', KEYS[2])} end
+local n = redis.call('SCARD', KEYS[2])
+if n >= tonumber(redis.call('HGET', KEYS[1], 'capacity')) then return {-3, n} end
+redis.call('SADD', KEYS[2], ARGV[1])
+n = n + 1
+redis.call('ZADD', KEYS[3], n, ARGV[2])
+redis.call('ZADD', KEYS[4], n, ARGV[2])
+return {1, n}
+"""
+
+_LEAVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {0, redis.call('SCARD', KEYS[2])} end
+local n = redis.call('SCARD', KEYS[2])
+if redis.call('HGET', KEYS[1], 'status') == 'open' then
+  redis.call('ZADD', KEYS[3], n, ARGV[2])
+  redis.call('ZADD', KEYS[4], n, ARGV[2])
+end
+return {1, n}
+"""
+
+# Fill an absent room from the record: ARGV = room_id, #fields*2 of state, then participants.
+_LOAD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local nfields = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + nfields * 2))
+local first = 3 + nfields * 2
+if #ARGV >= first then redis.call('SADD', KEYS[2], unpack(ARGV, first, #ARGV)) end
+if redis.call('HGET', KEYS[1], 'status') == 'open' then
+  local n = redis.call('SCARD', KEYS[2])
+  redis.call('ZADD', KEYS[3], n, ARGV[1])
+  redis.call('ZADD', KEYS[4], n, ARGV[1])
+end
+return 1
+"""
+
+_CLOSE = """
+redis.call('HSET', KEYS[1], 'status', 'closed')
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return 1
+"""
+
+
+class JoinOutcome(IntEnum):
+    NOT_CACHED = -1
+    CLOSED = -2
+    FULL = -3
+    ALREADY = 0
+    JOINED = 1
+
+
+class LeaveOutcome(IntEnum):
+    NOT_CACHED = -1
+    NOT_PARTICIPANT = 0
+    LEFT = 1
+
+
+TimerPhase = Literal["focus", "break", "idle"]
+TimerStatus = Literal["running", "paused", "idle"]
+
+
+@dataclass(frozen=True)
+class Timer:
+    phase: TimerPhase
+    status: TimerStatus
+    ends_at_ms: int | None  # when running
+    remaining_ms: int | None  # when paused or running
+
+
+def state_key(room_id: int) -> str:
+    return f"room:{{{room_id}}}:state"
+
+
+def participants_key(room_id: int) -> str:
+    return f"room:{{{room_id}}}:participants"
+
+
+def topic_key(topic: str) -> str:
+    return f"{ACTIVE}:topic:{topic}"
+
+
+class RoomStateStore:
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._join = redis.register_script(_JOIN)
+        self._leave = redis.register_script(_LEAVE)
+        self._load = redis.register_script(_LOAD)
+        self._close = redis.register_script(_CLOSE)
+
+    def _keys(self, room_id: int, topic: str) -> list[str]:
+        return [state_key(room_id), participants_key(room_id), ACTIVE, topic_key(topic)]
+
+    async def load(
+        self, room_id: int, state: dict[str, str | int], participants: list[int]
+    ) -> bool:
+        """Fill an absent room from MySQL; False if Redis already had it (it wins)."""
+        fields: list[str | int] = [item for pair in state.items() for item in pair]
+        args: list[str | int] = [room_id, len(state), *fields, *participants]
+        return bool(await self._load(keys=self._keys(room_id, str(state["topic"])), args=args))
+
+    async def join(self, room_id: int, topic: str, user_id: int) -> tuple[JoinOutcome, int]:
+        outcome, count = await self._join(keys=self._keys(room_id, topic), args=[user_id, room_id])
+        return JoinOutcome(int(outcome)), int(count)
+
+    async def leave(self, room_id: int, topic: str, user_id: int) -> tuple[LeaveOutcome, int]:
+        outcome, count = await self._leave(keys=self._keys(room_id, topic), args=[user_id, room_id])
+        return LeaveOutcome(int(outcome)), int(count)
+
+    async def close(self, room_id: int, topic: str) -> None:
+        await self._close(keys=self._keys(room_id, topic), args=[room_id])
+
+    async def state(self, room_id: int) -> dict[str, str]:
+        raw = await self.redis.hgetall(state_key(room_id))
+        return {str(key): str(value) for key, value in raw.items()}
+
+    async def participant_count(self, room_id: int) -> int:
+        count: int = await self.redis.scard(participants_key(room_id))
+        return count
+
+    async def participants(self, room_id: int) -> list[int]:
+        members = await self.redis.smembers(participants_key(room_id))
+        return sorted(int(member) for member in members)
+
+    async def is_participant(self, room_id: int, user_id: int) -> bool:
+        return bool(await self.redis.sismember(participants_key(room_id), str(user_id)))
+
+    async def active(self, *, topic: str | None, offset: int, limit: int) -> list[tuple[int, int]]:
+        """(room_id, participants), most participants first, ties by newest room."""
+        key = topic_key(topic) if topic else ACTIVE
+        rows = cast(
+            list[tuple[str, float]],
+            await self.redis.zrevrange(key, offset, offset + limit - 1, withscores=True),
+        )
+        return [(int(member), int(score)) for member, score in rows]
+
+    async def set_timer(self, room_id: int, timer: Timer) -> None:
+        await self.redis.hset(
+            state_key(room_id),
+            mapping={
+                "timer_phase": timer.phase,
+                "timer_status": timer.status,
+                "timer_ends_at_ms": "" if timer.ends_at_ms is None else timer.ends_at_ms,
+                "timer_remaining_ms": "" if timer.remaining_ms is None else timer.remaining_ms,
+            },
+        )
+
+
+def timer_from_state(state: dict[str, str], now_ms: int | None = None) -> Timer:
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    status = state.get("timer_status", "idle")
+    phase = state.get("timer_phase", "idle")
+    if status not in get_args(TimerStatus) or phase not in get_args(TimerPhase):
+        status = phase = "idle"
+    ends_at = int(state["timer_ends_at_ms"]) if state.get("timer_ends_at_ms") else None
+    remaining = int(state["timer_remaining_ms"]) if state.get("timer_remaining_ms") else None
+    if status == "running" and ends_at is not None:
+        remaining = max(0, ends_at - now_ms)
+    return Timer(
+        phase=cast(TimerPhase, phase),
+        status=cast(TimerStatus, status),
+        ends_at_ms=ends_at,
+        remaining_ms=remaining,
+    )
+
+
+def next_timer(
+    current: Timer,
+    action: Literal["start", "pause", "reset"],
+    *,
+    phase: Literal["focus", "break"] | None,
+    focus_minutes: int,
+    break_minutes: int,
+    now_ms: int,
+) -> Timer:
+    """The shared pomodoro clock: pure, so every rule is unit-tested without Redis."""
+    if action == "reset":
+        return Timer(phase="idle", status="idle", ends_at_ms=None, remaining_ms=None)
+    if action == "pause":
+        if current.status != "running" or current.ends_at_ms is None:
+            return current
+        return Timer(
+            phase=current.phase,
+            status="paused",
+            ends_at_ms=None,
+            remaining_ms=max(0, current.ends_at_ms - now_ms),
+        )
+    # start: resume a paused clock of the same phase, else begin the asked (or next) phase.
+    if current.status == "paused" and (phase is None or phase == current.phase):
+        remaining = current.remaining_ms or 0
+        return Timer(current.phase, "running", now_ms + remaining, remaining)
+    running = current.status == "running" and current.ends_at_ms is not None
+    if running and phase is None and (current.ends_at_ms or 0) > now_ms:
+        return current  # starting a running clock changes nothing
+    following: Literal["focus", "break"] = "break" if current.phase == "focus" else "focus"
+    chosen = phase if phase is not None else following
+    minutes = focus_minutes if chosen == "focus" else break_minutes
+    duration = minutes * 60_000
+    return Timer(chosen, "running", now_ms + duration, duration)
