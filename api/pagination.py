@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -27,6 +28,13 @@ Cursor = Annotated[
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+def page_of(rows: Sequence[T], limit: int, key: Callable[[T], Any]) -> Page[T]:
+    """Rows fetched with ``limit + 1``: the extra row only tells whether a next page exists."""
+    items = list(rows[:limit])
+    more = len(rows) > limit
+    return Page(items=items, next_cursor=encode_cursor(key(items[-1])) if more else None)
 
 
 def encode_cursor(value: Any) -> str:

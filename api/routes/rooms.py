@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from api.actions import rooms as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES, Unprocessable
-from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor, page_of
 from api.schemas.common import Id
 from api.schemas.rooms import (
     InviteIn,
@@ -75,9 +75,8 @@ async def participants(
 ) -> Page[ParticipantOut]:
     after = decode_cursor(cursor, kind=int) or 0
     await actions.visible_state(res, room_id, user_id)
-    members = [m for m in await res.rooms.participants(room_id) if m > after][:limit]
-    next_cursor = encode_cursor(members[-1]) if len(members) == limit else None
-    return Page(items=[ParticipantOut(user_id=m) for m in members], next_cursor=next_cursor)
+    members = [m for m in await res.rooms.participants(room_id) if m > after][: limit + 1]
+    return page_of([ParticipantOut(user_id=m) for m in members], limit, lambda p: p.user_id)
 
 
 @router.post("/{room_id}/invites", status_code=status.HTTP_201_CREATED)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from api.actions import social as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
-from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from api.schemas.common import Id
 from api.schemas.social import CountOut, FriendOut, FriendRequestIn, FriendRequestOut
 
@@ -34,12 +34,9 @@ async def my_requests(
     """Your own pending requests (nobody else's)."""
     after = decode_cursor(cursor, kind=int) or 0
     rows = await actions.pending_requests(
-        res, user_id, direction=direction, after=after, limit=limit
+        res, user_id, direction=direction, after=after, limit=limit + 1
     )
-    return Page(
-        items=[FriendRequestOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return page_of([FriendRequestOut.model_validate(r) for r in rows], limit, lambda r: r.id)
 
 
 @router.post("/friends/requests/{request_id}/accept")
@@ -77,10 +74,8 @@ async def friends(
 ) -> Page[FriendOut]:
     del user_id
     after = decode_cursor(cursor, kind=int) or 0
-    rows = await actions.friends(res, target_id, after=after, limit=limit)
-    return Page(
-        items=rows, next_cursor=encode_cursor(rows[-1].user_id) if len(rows) == limit else None
-    )
+    rows = await actions.friends(res, target_id, after=after, limit=limit + 1)
+    return page_of(rows, limit, lambda r: r.user_id)
 
 
 @router.get("/users/{target_id}/friends/count")
@@ -95,7 +90,5 @@ async def mutual(
 ) -> Page[FriendOut]:
     del user_id
     after = decode_cursor(cursor, kind=int) or 0
-    rows = await actions.mutual_friends(res, target_id, other_id, after=after, limit=limit)
-    return Page(
-        items=rows, next_cursor=encode_cursor(rows[-1].user_id) if len(rows) == limit else None
-    )
+    rows = await actions.mutual_friends(res, target_id, other_id, after=after, limit=limit + 1)
+    return page_of(rows, limit, lambda r: r.user_id)

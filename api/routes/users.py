@@ -10,7 +10,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.actions import users as actions
 from api.deps import Res, UserId, client_ip
 from api.errors import ERROR_RESPONSES, Unauthorized
-from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from api.schemas.common import Id
 from api.schemas.users import RegisterIn, TokenOut, UserOut
 from api.security import create_token
@@ -53,9 +53,10 @@ async def search(
 ) -> Page[UserOut]:
     """Prefix search on username and display name (friend search)."""
     after = decode_cursor(cursor, kind=str)
-    users = await actions.search_users(res, viewer_id=user_id, query=q, after=after, limit=limit)
-    next_cursor = encode_cursor(users[-1].username) if len(users) == limit else None
-    return Page(items=[UserOut.model_validate(u) for u in users], next_cursor=next_cursor)
+    users = await actions.search_users(
+        res, viewer_id=user_id, query=q, after=after, limit=limit + 1
+    )
+    return page_of([UserOut.model_validate(u) for u in users], limit, lambda u: u.username)
 
 
 @router.get("/users/{target_id}", tags=["users"])
