@@ -90,8 +90,8 @@ async def list_groups(
             await session.scalars(statement.order_by(DiscussionGroup.id.desc()).limit(limit))
         ).all()
         counts: dict[int | None, int] = {
-            key: count
-            for key, count in (
+            row[0]: int(row[1])
+            for row in (
                 await session.execute(
                     select(GroupMember.group_id, func.count())
                     .where(GroupMember.group_id.in_([g.id for g in groups]))
@@ -200,8 +200,8 @@ async def threads(
             statement = statement.where(GroupPost.id < before)
         roots = (await session.scalars(statement.order_by(GroupPost.id.desc()).limit(limit))).all()
         counts: dict[int | None, int] = {
-            key: count
-            for key, count in (
+            row[0]: int(row[1])
+            for row in (
                 await session.execute(
                     select(GroupPost.root_id, func.count())
                     .where(
