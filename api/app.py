@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
-from api.routes import groups, rooms, social, users
+from api.routes import buddies, groups, rooms, social, users
 from core.db.sharding import AsyncShardRouter
 from core.ids import IdGenerator
 from core.settings import Settings, get_settings
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rooms.router)
     app.include_router(social.router)
     app.include_router(groups.router)
+    app.include_router(buddies.router)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

@@ -89,9 +89,10 @@ def up(
                     for name, problem in failures:
                         console.print(f"[bold red]{name} failed:[/] {problem}")
                     raise typer.Exit(1)
-        if migrate and any(s.name.startswith("mariadb") for s in services):
-            console.print("[dim]migrate[/] alembic upgrade head on every shard")
-            upgrade_all(get_settings())
+            # The schema must be current before anything that uses it (the API) starts.
+            if migrate and any(s.name.startswith("mariadb") for s in wave):
+                console.print("[dim]migrate[/] alembic upgrade head on every shard")
+                upgrade_all(get_settings())
     except StackError as error:
         _fail(error)
     console.print(f"[green]stack up[/] in {time.monotonic() - started:.1f}s")
@@ -111,6 +112,7 @@ def _print_addresses() -> None:
                 f"  Neo4j          {s.neo4j_uri}  (user {s.neo4j_user}, .env)",
                 f"  InfluxDB       {s.influx_url}  (db {s.influx_database})",
                 f"  Flink UI       {s.flink_rest_url}",
+                f"  API            http://{s.api_host}:{s.api_port}  (docs: /docs)",
                 "  logs           studyhub stack logs <service>   stop: make down",
             ]
         )

@@ -26,7 +26,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-async def _lock_pair(session: AsyncSession, me: int, other: int) -> None:
+async def lock_pair(session: AsyncSession, me: int, other: int) -> None:
     """Lock both users (ascending id order, so two requests cannot deadlock); 404 if missing."""
     found = (
         await session.scalars(
@@ -40,7 +40,7 @@ async def _lock_pair(session: AsyncSession, me: int, other: int) -> None:
         raise NotFound(f"user {other} does not exist")
 
 
-async def _blocked_between(session: AsyncSession, a: int, b: int) -> UserBlock | None:
+async def blocked_between(session: AsyncSession, a: int, b: int) -> UserBlock | None:
     return (
         await session.scalars(
             select(UserBlock).where(
@@ -61,8 +61,8 @@ async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
     if to == me:
         raise Unprocessable("to_user_id: you cannot send a friend request to yourself")
     async with res.db.directory().begin() as session:
-        await _lock_pair(session, me, to)
-        block = await _blocked_between(session, me, to)
+        await lock_pair(session, me, to)
+        block = await blocked_between(session, me, to)
         if block is not None:
             if block.blocker_id == me:
                 raise Forbidden(f"you blocked user {to}; unblock them first", code="blocked")
@@ -184,7 +184,7 @@ async def block(res: Resources, me: int, other: int) -> None:
     if other == me:
         raise Unprocessable("user_id: you cannot block yourself")
     async with res.db.directory().begin() as session:
-        await _lock_pair(session, me, other)
+        await lock_pair(session, me, other)
         created = (
             await session.execute(
                 insert(UserBlock)

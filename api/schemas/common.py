@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import available_timezones
 
@@ -19,3 +20,11 @@ Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Subjects = Annotated[list[Subject], Field(max_length=20)]
 # Ids are 64-bit; beyond that nothing exists, and MySQL would reject the value anyway.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    # MySQL DATETIME columns hold UTC without a zone; say so on the wire ("...Z").
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]

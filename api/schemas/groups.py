@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Id, Subject
+from api.schemas.common import Id, Subject, UtcDateTime
 
 
 class GroupCreateIn(BaseModel):
@@ -25,13 +24,13 @@ class GroupOut(BaseModel):
     visibility: Literal["public", "private"]
     owner_id: int
     member_count: int
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class MemberOut(BaseModel):
     user_id: int
     role: Literal["owner", "moderator", "member"]
-    joined_at: datetime
+    joined_at: UtcDateTime
 
 
 class PostIn(BaseModel):
@@ -53,5 +52,5 @@ class PostOut(BaseModel):
     root_id: int | None
     title: str | None
     body: str
-    created_at: datetime
+    created_at: UtcDateTime
     reply_count: int = 0

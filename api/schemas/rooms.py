@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Id
+from api.schemas.common import Id, UtcDateTime
 
 Topic = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)
@@ -24,7 +23,7 @@ class RoomCreateIn(BaseModel):
 class TimerOut(BaseModel):
     phase: Literal["focus", "break", "idle"]
     status: Literal["running", "paused", "idle"]
-    ends_at: datetime | None = Field(description="When the running phase ends (UTC).")
+    ends_at: UtcDateTime | None = Field(description="When the running phase ends (UTC).")
     remaining_seconds: int | None
 
 
@@ -37,7 +36,7 @@ class RoomOut(BaseModel):
     owner_id: int
     status: Literal["open", "closed"]
     participant_count: int
-    created_at: datetime
+    created_at: UtcDateTime
     timer: TimerOut
 
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from api.schemas.common import Id
+from api.schemas.common import Id, UtcDateTime
 
 
 class FriendRequestIn(BaseModel):
@@ -21,15 +20,15 @@ class FriendRequestOut(BaseModel):
     from_user_id: int
     to_user_id: int
     status: Literal["pending", "accepted", "declined", "cancelled"]
-    created_at: datetime
-    responded_at: datetime | None
+    created_at: UtcDateTime
+    responded_at: UtcDateTime | None
 
 
 class FriendOut(BaseModel):
     user_id: int
     username: str
     display_name: str
-    since: datetime
+    since: UtcDateTime
 
 
 class CountOut(BaseModel):

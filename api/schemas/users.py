@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Subjects, TimeZone
+from api.schemas.common import Subjects, TimeZone, UtcDateTime
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.]+$")
@@ -31,7 +30,7 @@ class UserOut(BaseModel):
     username: str
     display_name: str
     timezone: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class TokenOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.settings import Settings
+from stack.services.api import ApiService
 from stack.services.base import Service, ServiceStatus
 from stack.services.flink import FlinkJobManager, FlinkTaskManager
 from stack.services.influxdb import InfluxDBService
@@ -23,11 +24,13 @@ def all_services(settings: Settings) -> list[Service]:
         Neo4jService(settings),
         FlinkJobManager(settings),
         FlinkTaskManager(settings),
+        ApiService(settings),
     ]
 
 
 def start_waves(services: list[Service]) -> list[list[Service]]:
     """Groups that may start concurrently; a later wave needs the earlier ones up."""
-    first: list[Service] = [s for s in services if not isinstance(s, FlinkTaskManager)]
-    second: list[Service] = [s for s in services if isinstance(s, FlinkTaskManager)]
+    later = (FlinkTaskManager, ApiService)
+    first: list[Service] = [s for s in services if not isinstance(s, later)]
+    second: list[Service] = [s for s in services if isinstance(s, later)]
     return [wave for wave in (first, second) if wave]

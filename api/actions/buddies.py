@@ -1,0 +1,265 @@
+"""Study buddies: profiles, ranked suggestions, requests (directory shard)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import and_, delete, func, or_, select, union
+from sqlalchemy.dialects.mysql import insert
+
+from api.actions.buddy_matching import Candidate, Slot, rank
+from api.actions.social import blocked_between, lock_pair
+from api.deps import Resources
+from api.errors import Conflict, Forbidden, NotFound, Unprocessable
+from api.schemas.buddies import (
+    AvailabilitySlot,
+    BuddyOut,
+    StudyProfileIn,
+    StudyProfileOut,
+    SuggestionOut,
+)
+from core.db.models import (
+    BuddyRequest,
+    StudyBuddy,
+    StudyProfile,
+    StudyProfileSubject,
+    User,
+    UserBlock,
+)
+from core.events import BuddyAccepted, BuddyRequested
+
+CANDIDATE_POOL = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _profile_out(profile: StudyProfile) -> StudyProfileOut:
+    return StudyProfileOut(
+        user_id=profile.user_id,
+        subjects=list(profile.subjects),
+        timezone=profile.timezone,
+        availability=[AvailabilitySlot.model_validate(s) for s in profile.availability],
+        goals=profile.goals,
+        updated_at=profile.updated_at,
+    )
+
+
+async def put_profile(res: Resources, user_id: int, data: StudyProfileIn) -> StudyProfileOut:
+    subjects = sorted({s.lower() for s in data.subjects})
+    availability = [slot.model_dump() for slot in data.availability]
+    async with res.db.directory().begin() as session:
+        await session.execute(
+            insert(StudyProfile)
+            .values(
+                user_id=user_id,
+                subjects=subjects,
+                timezone=data.timezone,
+                availability=availability,
+                goals=data.goals,
+                updated_at=_now(),
+            )
+            .on_duplicate_key_update(
+                subjects=subjects,
+                timezone=data.timezone,
+                availability=availability,
+                goals=data.goals,
+                updated_at=_now(),
+            )
+        )
+        await session.execute(
+            delete(StudyProfileSubject).where(StudyProfileSubject.user_id == user_id)
+        )
+        await session.execute(
+            insert(StudyProfileSubject).values(
+                [{"user_id": user_id, "subject": s} for s in subjects]
+            )
+        )
+    return await get_profile(res, user_id)
+
+
+async def get_profile(res: Resources, user_id: int) -> StudyProfileOut:
+    async with res.db.directory()() as session:
+        profile = await session.get(StudyProfile, user_id, populate_existing=True)
+    if profile is None:
+        raise NotFound("no study profile yet: set one with PUT /users/me/study-profile")
+    return _profile_out(profile)
+
+
+async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[SuggestionOut]:
+    async with res.db.directory()() as session:
+        mine = await session.get(StudyProfile, user_id)
+        if mine is None:
+            raise NotFound("no study profile yet: set one with PUT /users/me/study-profile")
+        excluded = union(
+            select(StudyBuddy.buddy_id).where(StudyBuddy.user_id == user_id),
+            select(UserBlock.blocked_id).where(UserBlock.blocker_id == user_id),
+            select(UserBlock.blocker_id).where(UserBlock.blocked_id == user_id),
+        )
+        pool = (
+            (
+                await session.execute(
+                    select(StudyProfileSubject.user_id)
+                    .where(
+                        StudyProfileSubject.subject.in_(mine.subjects),
+                        StudyProfileSubject.user_id != user_id,
+                        StudyProfileSubject.user_id.not_in(excluded),
+                    )
+                    .group_by(StudyProfileSubject.user_id)
+                    .order_by(func.count().desc(), StudyProfileSubject.user_id)
+                    .limit(CANDIDATE_POOL)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rows = (
+            await session.execute(
+                select(StudyProfile, User.username, User.display_name)
+                .join(User, User.id == StudyProfile.user_id)
+                .where(StudyProfile.user_id.in_(pool))
+            )
+        ).all()
+
+    def candidate(profile: StudyProfile) -> Candidate:
+        return Candidate(
+            user_id=profile.user_id,
+            subjects=frozenset(profile.subjects),
+            timezone=profile.timezone,
+            slots=tuple(Slot(s["day"], s["start"], s["end"]) for s in profile.availability),
+        )
+
+    names = {row[0].user_id: (row[1], row[2]) for row in rows}
+    ranked = rank(candidate(mine), [candidate(row[0]) for row in rows])[:limit]
+    return [
+        SuggestionOut(
+            user_id=s.user_id,
+            username=names[s.user_id][0],
+            display_name=names[s.user_id][1],
+            score=s.score,
+            shared_subjects=list(s.shared_subjects),
+            common_hours=s.common_hours,
+            timezone_gap_hours=s.timezone_gap_hours,
+            reason=s.reason,
+        )
+        for s in ranked
+    ]
+
+
+async def send_request(res: Resources, me: int, to: int, message: str | None) -> BuddyRequest:
+    if to == me:
+        raise Unprocessable("to_user_id: you cannot be your own study buddy")
+    async with res.db.directory().begin() as session:
+        await lock_pair(session, me, to)
+        block = await blocked_between(session, me, to)
+        if block is not None:
+            who = (
+                "you blocked them"
+                if block.blocker_id == me
+                else "they do not accept requests from you"
+            )
+            raise Forbidden(f"cannot ask user {to}: {who}", code="blocked")
+        if await session.get(StudyBuddy, (me, to)) is not None:
+            raise Conflict(f"you and user {to} are already study buddies", code="already_buddies")
+        pending = (
+            await session.scalars(
+                select(BuddyRequest).where(
+                    BuddyRequest.status == "pending",
+                    or_(
+                        and_(BuddyRequest.from_user_id == me, BuddyRequest.to_user_id == to),
+                        and_(BuddyRequest.from_user_id == to, BuddyRequest.to_user_id == me),
+                    ),
+                )
+            )
+        ).first()
+        if pending is not None:
+            if pending.from_user_id == me:
+                raise Conflict(
+                    f"you already asked user {to} (request {pending.id})", code="duplicate_request"
+                )
+            raise Conflict(
+                f"user {to} already asked you: accept request {pending.id}",
+                code="reverse_request_pending",
+            )
+        request = BuddyRequest(
+            id=res.ids.next_id(),
+            from_user_id=me,
+            to_user_id=to,
+            status="pending",
+            message=message,
+            created_at=_now(),
+        )
+        session.add(request)
+    res.publisher.publish(BuddyRequested(from_user_id=me, to_user_id=to, request_id=request.id))
+    return request
+
+
+async def respond(
+    res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
+) -> BuddyRequest:
+    async with res.db.directory().begin() as session:
+        request = await session.get(BuddyRequest, request_id, with_for_update=True)
+        if request is None or me not in (request.from_user_id, request.to_user_id):
+            raise NotFound(f"buddy request {request_id} does not exist")
+        if request.to_user_id != me:
+            raise Forbidden("only the recipient can answer a buddy request", code="not_recipient")
+        if request.status != "pending":
+            raise Conflict(
+                f"buddy request {request_id} is already {request.status}", code="answered"
+            )
+        request.status = verdict
+        request.responded_at = _now()
+        if verdict == "accepted":
+            await session.execute(
+                insert(StudyBuddy)
+                .values(
+                    [
+                        {"user_id": me, "buddy_id": request.from_user_id, "created_at": _now()},
+                        {"user_id": request.from_user_id, "buddy_id": me, "created_at": _now()},
+                    ]
+                )
+                .prefix_with("IGNORE")
+            )
+    if verdict == "accepted":
+        res.publisher.publish(
+            BuddyAccepted(from_user_id=request.from_user_id, to_user_id=me, request_id=request_id)
+        )
+    return request
+
+
+async def pending_requests(
+    res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
+) -> list[BuddyRequest]:
+    mine = BuddyRequest.to_user_id if direction == "incoming" else BuddyRequest.from_user_id
+    async with res.db.directory()() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(BuddyRequest)
+                    .where(mine == me, BuddyRequest.status == "pending", BuddyRequest.id > after)
+                    .order_by(BuddyRequest.id)
+                    .limit(limit)
+                )
+            ).all()
+        )
+
+
+async def buddies(res: Resources, me: int, *, after: int, limit: int) -> list[BuddyOut]:
+    async with res.db.directory()() as session:
+        rows = (
+            await session.execute(
+                select(StudyBuddy.buddy_id, StudyBuddy.created_at, User.username, User.display_name)
+                .join(User, User.id == StudyBuddy.buddy_id)
+                .where(StudyBuddy.user_id == me, StudyBuddy.buddy_id > after)
+                .order_by(StudyBuddy.buddy_id)
+                .limit(limit)
+            )
+        ).all()
+    return [
+        BuddyOut(
+            user_id=r.buddy_id, username=r.username, display_name=r.display_name, since=r.created_at
+        )
+        for r in rows
+    ]

@@ -1,0 +1,53 @@
+"""The studyhub API itself (uvicorn), started by `make up` after the services it needs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+from core.settings import REPO_ROOT
+from stack.services.base import Service
+
+
+class ApiService(Service):
+    name = "api"
+    start_timeout = 60.0
+
+    @property
+    def port(self) -> int:
+        return self.settings.api_port
+
+    def install(self) -> None:
+        """Nothing to fetch: the API runs from the app venv that `make up` installs."""
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        uvicorn = Path(sys.executable).with_name("uvicorn")
+        argv = [
+            str(uvicorn),
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            self.settings.api_host,
+            "--port",
+            str(self.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "10",
+        ]
+        return argv, {"PYTHONPATH": str(REPO_ROOT)}
+
+    def healthy(self) -> bool:
+        url = f"http://{self.settings.api_host}:{self.port}/health"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(json.load(response).get("status") == "ok")
+
+    def version(self) -> str:
+        url = f"http://{self.settings.api_host}:{self.port}/openapi.json"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return str(json.load(response)["info"]["version"])
