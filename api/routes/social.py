@@ -11,7 +11,13 @@ from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from api.schemas.common import Id
-from api.schemas.social import CountOut, FriendOut, FriendRequestIn, FriendRequestOut
+from api.schemas.social import (
+    CountOut,
+    FriendOut,
+    FriendRequestIn,
+    FriendRequestOut,
+    SuggestedFriendOut,
+)
 
 router = APIRouter(tags=["friends"], responses=ERROR_RESPONSES)
 
@@ -21,6 +27,14 @@ async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> Frie
     return FriendRequestOut.model_validate(
         await actions.send_request(res, user_id, data.to_user_id)
     )
+
+
+@router.get("/friends/suggestions")
+async def friend_suggestions(
+    user_id: UserId, res: Res, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[SuggestedFriendOut]:
+    """Friends of your friends who are not your friends yet, most mutual friends first."""
+    return await actions.friend_suggestions(res, user_id, limit=limit)
 
 
 @router.get("/friends/requests")

@@ -33,3 +33,10 @@ class FriendOut(BaseModel):
 
 class CountOut(BaseModel):
     count: int
+
+
+class SuggestedFriendOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    mutual_friends: int

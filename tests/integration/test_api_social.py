@@ -175,3 +175,23 @@ def test_blocking_cancels_pending_requests(people: People) -> None:
     alice.http.post(f"/blocks/{bob.id}")
     assert alice.http.get("/friends/requests").json()["items"] == []
     _error(alice.http.post(f"/friends/requests/{request['id']}/accept"), 409, "answered")
+
+
+def test_friends_of_friends_ranked_by_mutual_friends(people: People) -> None:
+    me, a, b = people.register(), people.register(), people.register()
+    two_mutual, one_mutual, blocked_fof = people.register(), people.register(), people.register()
+    for friend in (a, b):
+        _befriend(me, friend)
+        _befriend(friend, two_mutual)
+        _befriend(friend, blocked_fof)
+    _befriend(a, one_mutual)
+    assert blocked_fof.http.post(f"/blocks/{me.id}").status_code == 204  # and never suggested
+    suggestions = me.http.get("/friends/suggestions").json()
+    assert [(s["user_id"], s["mutual_friends"]) for s in suggestions] == [
+        (two_mutual.id, 2),
+        (one_mutual.id, 1),
+    ]
+    assert suggestions[0]["username"] == two_mutual.username
+    # Friends are never suggested.
+    _befriend(me, two_mutual)
+    assert two_mutual.id not in [s["user_id"] for s in me.http.get("/friends/suggestions").json()]
