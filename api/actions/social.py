@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import and_, delete, func, or_, select, union, update
+from sqlalchemy import Select, and_, delete, func, or_, select, union, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -222,19 +222,34 @@ async def _require_user(session: AsyncSession, user_id: int) -> None:
         raise NotFound(f"user {user_id} does not exist")
 
 
-async def friends(res: Resources, user_id: int, *, after: int, limit: int) -> list[FriendOut]:
+def friends_statement(user_id: int, *, after: int, limit: int) -> Select[int, datetime, str, str]:
     """Keyset page over idx_friendships_user1: one partition, one index range."""
+    return (
+        select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
+        .join(User, User.id == Friendship.user2_id)
+        .where(Friendship.user1_id == user_id, Friendship.user2_id > after)
+        .order_by(Friendship.user2_id)
+        .limit(limit)
+    )
+
+
+def mutual_statement(a: int, b: int, *, after: int, limit: int) -> Select[int, datetime, str, str]:
+    """Two ranges of idx_friendships_user1 joined on the friend's id."""
+    theirs = aliased(Friendship)
+    return (
+        select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
+        .join(theirs, and_(theirs.user1_id == b, theirs.user2_id == Friendship.user2_id))
+        .join(User, User.id == Friendship.user2_id)
+        .where(Friendship.user1_id == a, Friendship.user2_id > after)
+        .order_by(Friendship.user2_id)
+        .limit(limit)
+    )
+
+
+async def friends(res: Resources, user_id: int, *, after: int, limit: int) -> list[FriendOut]:
     async with res.db.directory()() as session:
         await _require_user(session, user_id)
-        rows = (
-            await session.execute(
-                select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
-                .join(User, User.id == Friendship.user2_id)
-                .where(Friendship.user1_id == user_id, Friendship.user2_id > after)
-                .order_by(Friendship.user2_id)
-                .limit(limit)
-            )
-        ).all()
+        rows = (await session.execute(friends_statement(user_id, after=after, limit=limit))).all()
     return [
         FriendOut(
             user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at
@@ -255,23 +270,10 @@ async def friend_count(res: Resources, user_id: int) -> int:
 async def mutual_friends(
     res: Resources, a: int, b: int, *, after: int, limit: int
 ) -> list[FriendOut]:
-    theirs = aliased(Friendship)
     async with res.db.directory()() as session:
         await _require_user(session, a)
         await _require_user(session, b)
-        rows = (
-            await session.execute(
-                select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
-                .join(
-                    theirs,
-                    and_(theirs.user1_id == b, theirs.user2_id == Friendship.user2_id),
-                )
-                .join(User, User.id == Friendship.user2_id)
-                .where(Friendship.user1_id == a, Friendship.user2_id > after)
-                .order_by(Friendship.user2_id)
-                .limit(limit)
-            )
-        ).all()
+        rows = (await session.execute(mutual_statement(a, b, after=after, limit=limit))).all()
     return [
         FriendOut(
             user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at

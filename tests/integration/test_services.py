@@ -14,7 +14,9 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from neo4j import Driver
 from sqlalchemy import select, text
+from sqlalchemy.dialects import mysql as mysql_dialect
 
+from api.actions.social import friends_statement, mutual_statement
 from core.db.models import StudyRoom
 from core.db.sharding import ShardRouter
 from core.events import CHAT_MESSAGES, ROOM_EVENTS, ChatMessageSent, RoomJoined, topic_specs
@@ -223,3 +225,28 @@ def test_neo4j_cypher_and_gds(neo4j: Driver) -> None:
             "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName", graph=graph
         )
         neo4j.execute_query("MATCH (u:TestUser {tag: $tag}) DETACH DELETE u", tag=tag)
+
+
+def test_the_apis_friend_queries_use_the_direction_indexes(mysql: ShardRouter) -> None:
+    """EXPLAIN the exact statements the API runs for a friend list and mutual friends."""
+
+    def plan(statement: object) -> list[dict[str, object]]:
+        sql = str(
+            statement.compile(  # type: ignore[attr-defined]
+                dialect=mysql_dialect.dialect(), compile_kwargs={"literal_binds": True}
+            )
+        )
+        with mysql.directory_engine().connect() as connection:
+            return [dict(row) for row in connection.execute(text(f"EXPLAIN {sql}")).mappings()]
+
+    friend_list = plan(friends_statement(12345, after=0, limit=51))
+    friendships = [row for row in friend_list if row["table"] == "friendships"]
+    assert [row["key"] for row in friendships] == ["idx_friendships_user1"]
+    mutual = plan(mutual_statement(12345, 67890, after=0, limit=51))
+    accesses = [row for row in mutual if str(row["table"]).startswith("friendships")]
+    # Both sides are index lookups (the optimiser may take either direction for the second
+    # side, which is then a point lookup on both columns), never a scan.
+    assert len(accesses) == 2
+    for row in accesses:
+        assert row["key"] in {"idx_friendships_user1", "idx_friendships_user2"}, row
+        assert row["type"] in {"ref", "range", "eq_ref", "const"}, row

@@ -1,0 +1,289 @@
+"""API latency under load: room join, room leave, friend list, friends of friends.
+
+Runs in its own process against the API that `make up` started, as many signed-in users of the
+loaded population (bench.populate), with a fixed number of requests in flight:
+
+    .venv/bin/python -m bench.api_latency --requests 4000 --concurrency 32
+
+Latencies are measured on one clock (time.perf_counter) from just before the request is sent
+to the end of the response body; the report goes to bench/results/api-<timestamp>.{json,md}.
+Tokens are minted with the local JWT secret (the bench runs on the API's machine), so no
+argon2 login sits in the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import create_engine, text
+
+from api.security import create_token
+from core.settings import REPO_ROOT, Settings, get_settings
+
+log = logging.getLogger(__name__)
+console = Console()
+RESULTS = REPO_ROOT / "bench" / "results"
+SEED_TARGETS_MS = {"room_join": 200.0, "friend_list": 150.0, "friends_of_friends": 150.0}
+
+
+@dataclass
+class Samples:
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    errors: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def record(self, name: str, started: float, status: int, ok: set[int]) -> None:
+        if status in ok:
+            self.latencies_ms.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        else:
+            bucket = self.errors.setdefault(name, {})
+            bucket[status] = bucket.get(status, 0) + 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summarise(values: list[float]) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values), 2) if values else float("nan"),
+        "mean": round(statistics.fmean(values), 2) if values else float("nan"),
+    }
+
+
+def sample_users(settings: Settings, count: int, seed: int) -> tuple[list[int], int, int]:
+    """Random users that have friends, plus the population's size and friendship rows."""
+    engine = create_engine(settings.mysql_url(0))
+    try:
+        with engine.connect() as connection:
+            users = int(connection.execute(text("SELECT COUNT(*) FROM users")).scalar_one())
+            rows = int(connection.execute(text("SELECT COUNT(*) FROM friendships")).scalar_one())
+            ids = (
+                connection.execute(
+                    text(
+                        "SELECT u.id FROM users u WHERE EXISTS "
+                        "(SELECT 1 FROM friendships f WHERE f.user1_id = u.id) "
+                        "ORDER BY RAND(:seed) LIMIT :n"
+                    ),
+                    {"seed": seed, "n": count},
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        engine.dispose()
+    return [int(i) for i in ids], users, rows
+
+
+@dataclass
+class Report:
+    command: str
+    params: dict[str, int]
+    metrics: dict[str, dict[str, float]]
+    errors: dict[str, dict[int, int]]
+    throughput: dict[str, float]
+    api_cpu_seconds: float | None
+    kind: str = "api_latency"
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+async def _create_rooms(client: httpx.AsyncClient, auth: dict[str, str], count: int) -> list[int]:
+    rooms = []
+    for n in range(count):
+        created = await client.post(
+            "/rooms",
+            json={"name": f"bench room {n}", "topic": "bench", "capacity": 500},
+            headers=auth,
+        )
+        created.raise_for_status()
+        rooms.append(int(created.json()["id"]))
+    return rooms
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: PLR0915 - one linear run, read top to bottom
+    users, population, friendship_rows = sample_users(settings, args.users, args.seed)
+    if len(users) < 10:
+        raise SystemExit(
+            "error: the database holds almost no friendships; load a population first:\n"
+            "  .venv/bin/python -m bench.populate --users 100000 --avg-degree 50"
+        )
+    rng = random.Random(args.seed)
+    tokens = {uid: create_token(settings, uid)[0] for uid in users}
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    samples = Samples()
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        owner = users[0]
+        owner_auth = {"Authorization": f"Bearer {tokens[owner]}"}
+        rooms = await _create_rooms(client, owner_auth, args.rooms)
+
+        async def one(kind: str) -> None:
+            uid = rng.choice(users)
+            auth = {"Authorization": f"Bearer {tokens[uid]}"}
+            if kind == "room":
+                room = rng.choice(rooms)
+                started = time.perf_counter()
+                response = await client.post(f"/rooms/{room}/join", headers=auth)
+                samples.record("room_join", started, response.status_code, {200})
+                started = time.perf_counter()
+                response = await client.post(f"/rooms/{room}/leave", headers=auth)
+                samples.record("room_leave", started, response.status_code, {200})
+            elif kind == "friends":
+                started = time.perf_counter()
+                response = await client.get(
+                    f"/users/{uid}/friends", params={"limit": 50}, headers=auth
+                )
+                samples.record("friend_list", started, response.status_code, {200})
+            else:
+                started = time.perf_counter()
+                response = await client.get(
+                    "/friends/suggestions", params={"limit": 20}, headers=auth
+                )
+                samples.record("friends_of_friends", started, response.status_code, {200})
+
+        kinds = ["room", "friends", "fof"]
+        plan = [kinds[n % 3] for n in range(args.requests)]
+        rng.shuffle(plan)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for kind in plan:
+            queue.put_nowait(kind)
+        api_process = _find_api_process(settings)
+        cpu_before = api_process.cpu_times() if api_process else None
+        began = time.perf_counter()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("requests", total=len(plan))
+
+            async def worker() -> None:
+                while not queue.empty():
+                    kind = queue.get_nowait()
+                    await one(kind)
+                    progress.advance(task)
+
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        elapsed = time.perf_counter() - began
+        cpu_after = api_process.cpu_times() if api_process else None
+
+        for room in rooms:
+            await client.delete(f"/rooms/{room}", headers=owner_auth)
+
+    total = sum(len(v) for v in samples.latencies_ms.values())
+    api_cpu = (
+        round((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 2)
+        if cpu_before and cpu_after
+        else None
+    )
+    return Report(
+        command="python -m bench.api_latency " + " ".join(args.argv),
+        params={
+            "requests": args.requests,
+            "concurrency": args.concurrency,
+            "rooms": args.rooms,
+            "sampled_users": len(users),
+            "population_users": population,
+            "friendship_rows": friendship_rows,
+            "seed": args.seed,
+        },
+        metrics={name: summarise(v) for name, v in sorted(samples.latencies_ms.items())},
+        errors=samples.errors,
+        throughput={"requests_per_s": round(total / elapsed, 1), "elapsed_s": round(elapsed, 2)},
+        api_cpu_seconds=api_cpu,
+    )
+
+
+def _find_api_process(settings: Settings) -> psutil.Process | None:
+    pid_file = settings.stack_dir / "run" / "api.pid"
+    try:
+        return psutil.Process(int(pid_file.read_text().split()[0]))
+    except (FileNotFoundError, ValueError, psutil.Error):
+        return None
+
+
+def write_report(report: Report) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path = RESULTS / f"api-{stamp}.json"
+    json_path.write_text(json.dumps(asdict(report), indent=2))
+    params = report.params
+    lines = [
+        f"# API latency, {report.created_at}",
+        "",
+        f"`{report.command}`",
+        "",
+        f"Population: {params['population_users']:,} users, {params['friendship_rows']:,} "
+        f"friendship rows; {params['requests']:,} operations with {params['concurrency']} in "
+        f"flight, as {params['sampled_users']} users over {params['rooms']} rooms.",
+        "",
+        "| operation | count | p50 ms | p95 ms | p99 ms | max ms | seed target (p95) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in report.metrics.items():
+        target = SEED_TARGETS_MS.get(name)
+        verdict = f"< {target:g} ms: {'pass' if m['p95'] < target else 'FAIL'}" if target else "-"
+        lines.append(
+            f"| {name} | {m['count']:.0f} | {m['p50']} | {m['p95']} | {m['p99']} | {m['max']} "
+            f"| {verdict} |"
+        )
+    lines += [
+        "",
+        f"Throughput: {report.throughput['requests_per_s']} operations/s over "
+        f"{report.throughput['elapsed_s']} s. API process CPU: {report.api_cpu_seconds} s. "
+        f"Errors: {report.errors or 'none'}.",
+    ]
+    md_path = json_path.with_suffix(".md")
+    md_path.write_text("\n".join(lines) + "\n")
+    return md_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="operations in all (default 3000)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="requests in flight (default 32)"
+    )
+    parser.add_argument(
+        "--users", type=int, default=2000, help="distinct users to act as (default 2000)"
+    )
+    parser.add_argument(
+        "--rooms", type=int, default=100, help="rooms to join and leave (default 100)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    args = parser.parse_args(argv)
+    for name in ("requests", "concurrency", "users", "rooms"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    args.argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    report = asyncio.run(run(args, get_settings()))
+    path = write_report(report)
+    console.print(path.read_text())
+    console.print(f"written: {path} and {path.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()
