@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyflink.table import EnvironmentSettings, TableEnvironment
 
-from core.settings import Settings
+from core.settings import REPO_ROOT, Settings
 
 
 def connector_jars(settings: Settings) -> list[Path]:
@@ -21,6 +21,11 @@ def connector_jars(settings: Settings) -> list[Path]:
             f"no connector jars in {settings.flink_connectors_dir}; run `make up` first"
         )
     return jars
+
+
+def flink_python() -> str:
+    """The interpreter of .venv-flink, for the TaskManager's Python workers."""
+    return str(REPO_ROOT / ".venv-flink" / "bin" / "python")
 
 
 def table_environment(

@@ -6,6 +6,7 @@ from core.settings import Settings
 from stack.services.api import ApiService
 from stack.services.base import Service, ServiceStatus
 from stack.services.flink import FlinkJobManager, FlinkTaskManager
+from stack.services.flink_jobs import ChatPersistJob, FlinkJob
 from stack.services.influxdb import InfluxDBService
 from stack.services.kafka import KafkaService
 from stack.services.mariadb import MariaDBShard
@@ -25,12 +26,16 @@ def all_services(settings: Settings) -> list[Service]:
         FlinkJobManager(settings),
         FlinkTaskManager(settings),
         ApiService(settings),
+        ChatPersistJob(settings),
     ]
 
 
 def start_waves(services: list[Service]) -> list[list[Service]]:
     """Groups that may start concurrently; a later wave needs the earlier ones up."""
-    later = (FlinkTaskManager, ApiService)
-    first: list[Service] = [s for s in services if not isinstance(s, later)]
-    second: list[Service] = [s for s in services if isinstance(s, later)]
-    return [wave for wave in (first, second) if wave]
+    second_kinds = (FlinkTaskManager, ApiService)
+    first: list[Service] = [s for s in services if not isinstance(s, (*second_kinds, FlinkJob))]
+    second: list[Service] = [s for s in services if isinstance(s, second_kinds)]
+    third: list[Service] = [
+        s for s in services if isinstance(s, FlinkJob)
+    ]  # jobs need the TaskManager
+    return [wave for wave in (first, second, third) if wave]

@@ -8,9 +8,12 @@ download is needed. Jobs are PyFlink programs submitted to it with their connect
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from core.settings import REPO_ROOT, Settings
 from stack.install import (
@@ -33,6 +36,11 @@ def _rest(settings: Settings, path: str) -> Any:
     url = f"{settings.flink_rest_url}{path}"
     with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback URL
         return json.load(response)
+
+
+def _default_java_opts() -> str:
+    shipped = yaml.safe_load((flink_home() / "conf" / "config.yaml").read_text()) or {}
+    return str(shipped.get("env", {}).get("java", {}).get("opts", {}).get("all", ""))
 
 
 def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> None:
@@ -63,7 +71,9 @@ def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> No
         "web.tmpdir": str(data_dir / "web"),
         "blob.storage.directory": str(data_dir / "blobs"),
         "taskmanager.resource-id": "studyhub-tm-1",
-        "env.java.opts.all": "-XX:+UseG1GC",
+        # Java 17 needs Flink's --add-opens/--add-exports list (from the distribution's own
+        # config); replacing it breaks the CLI and some serializers in subtle ways.
+        "env.java.opts.all": f"{_default_java_opts()} -XX:+UseG1GC".strip(),
     }
     (data_dir / "tmp").mkdir(exist_ok=True)
     # Flink 2.x reads a flat or nested YAML config.yaml; flat keys in JSON form are valid YAML.
@@ -75,6 +85,23 @@ def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> No
         source = home / "conf" / name
         if source.exists():
             (conf_dir / name).write_text(source.read_text())
+
+
+def prepare_lib_dir(lib_dir: Path) -> Path:
+    """The cluster's lib/: the wheel's lib/ plus flink-python from its opt/.
+
+    The wheel keeps flink-python in opt/ (the client adds it itself), but a session cluster
+    needs it on its own classpath to run the Python operators of DataStream jobs.
+    """
+    home = flink_home()
+    shutil.rmtree(lib_dir, ignore_errors=True)
+    lib_dir.mkdir(parents=True)
+    for jar in [
+        *sorted((home / "lib").glob("*.jar")),
+        *sorted((home / "opt").glob("flink-python*.jar")),
+    ]:
+        (lib_dir / jar.name).symlink_to(jar)
+    return lib_dir
 
 
 class _FlinkProcess(Service):
@@ -97,7 +124,9 @@ class _FlinkProcess(Service):
         self.install()
         write_flink_config(self.settings, self.conf_dir, self.data_dir)
         home = flink_home()
+        lib_dir = prepare_lib_dir(self.settings.stack_dir / "build" / f"flink-lib-{self.role}")
         env = {
+            "FLINK_LIB_DIR": str(lib_dir),
             "FLINK_CONF_DIR": str(self.conf_dir),
             "FLINK_LOG_DIR": str(self.settings.stack_dir / "logs"),
             "JAVA_HOME": java_home(),
