@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
-from api.routes import buddies, groups, rooms, social, users
+from api.routes import buddies, chat, groups, rooms, social, users
 from core.db.sharding import AsyncShardRouter
 from core.ids import IdGenerator
 from core.settings import Settings, get_settings
 from ingest.publisher import EventPublisher
+from realtime import gateway
 from realtime.rooms import RoomStateStore
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ids=IdGenerator(settings.id_generator),
         )
         app.state.resources = resources
+        app.state.gateway = gateway.Gateway(resources)
         try:
             yield
         finally:
+            await app.state.gateway.close()
             resources.publisher.close()
             await resources.db.dispose()
             await redis.aclose()
@@ -65,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(social.router)
     app.include_router(groups.router)
     app.include_router(buddies.router)
+    app.include_router(chat.router)
+    app.include_router(gateway.router)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

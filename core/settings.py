@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
     rate_limit_namespace: str = "ratelimit"
     room_capacity_max: int = 500
+    # Chat sends per user: a steady rate and a burst (token bucket in the gateway).
+    chat_rate_per_s: float = Field(default=10.0, gt=0)
+    chat_burst: int = Field(default=20, ge=1)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

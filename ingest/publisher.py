@@ -9,16 +9,28 @@ docs/api.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from core.events import Event, topic_for
 from core.settings import Settings
 from ingest.kafka import make_producer
 
 log = logging.getLogger(__name__)
+
+
+def _resolve(
+    future: asyncio.Future[Message], message: Message | None, error: Exception | None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(message)  # type: ignore[arg-type]
 
 
 class EventPublisher:
@@ -59,6 +71,27 @@ class EventPublisher:
                 key=event.key(),
                 on_delivery=self._on_delivery,
             )
+
+    async def publish_and_wait(self, event: Event) -> Message:
+        """Produce and wait until Kafka holds the record (all in-sync replicas, idempotent).
+
+        The delivery report arrives on the poller thread and is handed to this event loop.
+        """
+        loop = asyncio.get_running_loop()
+        delivered: asyncio.Future[Message] = loop.create_future()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is None:
+                self.delivered += 1
+                loop.call_soon_threadsafe(_resolve, delivered, message, None)
+            else:
+                self.failed += 1
+                loop.call_soon_threadsafe(_resolve, delivered, None, KafkaException(error))
+
+        self._producer.produce(
+            topic_for(event), value=event.to_bytes(), key=event.key(), on_delivery=on_delivery
+        )
+        return await delivered
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for outstanding deliveries; returns how many are still in flight."""

@@ -37,6 +37,9 @@ class ApiService(Service):
             "--http",
             "httptools",
             "--no-access-log",
+            # INFO would log every WebSocket URL, and with it the token in its query string.
+            "--log-level",
+            "warning",
             "--timeout-graceful-shutdown",
             "10",
         ]

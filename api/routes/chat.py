@@ -1,0 +1,35 @@
+"""Chat history over REST (sending goes through the WebSocket gateway at /ws)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.actions import chat as actions
+from api.deps import Res, UserId
+from api.errors import ERROR_RESPONSES
+from api.schemas.common import Id
+
+router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
+
+
+class MessagesPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_before_seq: int | None
+
+
+@router.get("/rooms/{room_id}/messages")
+async def history(
+    room_id: Id,
+    user_id: UserId,
+    res: Res,
+    before_seq: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessagesPage:
+    """A page of the room's messages before before_seq (the newest page without it)."""
+    await actions.require_participant(res, room_id, user_id)
+    page = await actions.messages_before(res, room_id, before_seq, limit=limit)
+    more = bool(page) and int(page[0]["seq"]) > 1
+    return MessagesPage(items=page, next_before_seq=int(page[0]["seq"]) if more else None)

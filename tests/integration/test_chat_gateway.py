@@ -1,0 +1,239 @@
+"""The chat path end to end through the real stack: WebSocket -> Kafka -> Flink -> MySQL -> Redis
+-> WebSocket. Needs the chat-persist job that `make up` submits."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from core.settings import Settings
+from tests.conftest import require
+from tests.utils.api import People, Person
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def chat_job(settings: Settings) -> None:
+    require(settings, "flink-jobmanager", "flink-taskmanager", "chat-persist")
+
+
+@contextmanager
+def socket(api_url: str, person: Person) -> Iterator[ClientConnection]:
+    token = str(person.http.headers["Authorization"]).removeprefix("Bearer ")
+    url = api_url.replace("http://", "ws://") + f"/ws?token={token}"
+    with connect(url, open_timeout=10) as ws:
+        try:
+            yield ws
+        finally:
+            _pending.pop(id(ws), None)
+
+
+def send(ws: ClientConnection, **frame: Any) -> None:
+    ws.send(json.dumps(frame))
+
+
+_pending: dict[int, list[dict[str, Any]]] = {}
+
+
+def until(ws: ClientConnection, match: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """The first frame (buffered or new) whose fields include ``match``; others stay buffered."""
+    buffered = _pending.setdefault(id(ws), [])
+    for index, seen in enumerate(buffered):
+        if all(seen.get(k) == v for k, v in match.items()):
+            return buffered.pop(index)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame: dict[str, Any] = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if all(frame.get(k) == v for k, v in match.items()):
+            return frame
+        buffered.append(frame)
+    raise AssertionError(f"no frame matching {match} within {timeout}s; got {buffered[-5:]}")
+
+
+def _room(owner: Person, *members: Person) -> int:
+    room_id = int(owner.http.post("/rooms", json={"name": "chat", "topic": "chat"}).json()["id"])
+    for member in members:
+        assert member.http.post(f"/rooms/{room_id}/join").status_code == 200
+    return room_id
+
+
+def test_a_bad_token_closes_with_1008(api_url: str) -> None:
+    with (
+        connect(api_url.replace("http://", "ws://") + "/ws?token=nope") as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+
+
+@pytest.mark.usefixtures("chat_job")
+def test_send_ack_store_and_deliver_in_one_order(api_url: str, people: People) -> None:
+    alice, bob = people.register(), people.register()
+    room_id = _room(alice, bob)
+    with socket(api_url, alice) as a, socket(api_url, bob) as b:
+        for ws in (a, b):
+            send(ws, type="subscribe", room_id=room_id)
+            assert until(ws, {"type": "subscribed"})["last_seq"] == 0
+        sent = []
+        for n in range(10):
+            sender = a if n % 2 == 0 else b
+            client_msg_id = str(uuid.uuid4())
+            send(sender, type="send", room_id=room_id, client_msg_id=client_msg_id, body=f"m{n}")
+            ack = until(sender, {"type": "ack", "client_msg_id": client_msg_id})
+            assert ack["room_id"] == room_id
+            sent.append((client_msg_id, ack["message_id"]))
+        received = {
+            name: [until(ws, {"type": "message", "room_id": room_id}) for _ in range(10)]
+            for name, ws in (("alice", a), ("bob", b))
+        }
+    # Every recipient sees the same order, seq 1..10, and it is the history's order too.
+    for frames in received.values():
+        assert [f["seq"] for f in frames] == list(range(1, 11))
+    assert [f["message_id"] for f in received["alice"]] == [
+        f["message_id"] for f in received["bob"]
+    ]
+    assert {f["message_id"] for f in received["alice"]} == {m for _, m in sent}
+    history = alice.http.get(f"/rooms/{room_id}/messages", params={"limit": 100}).json()
+    assert [m["message_id"] for m in history["items"]] == [f["message_id"] for f in received["bob"]]
+    assert history["next_before_seq"] is None
+
+
+@pytest.mark.usefixtures("chat_job")
+def test_a_resend_is_acked_again_but_stored_once(api_url: str, people: People) -> None:
+    alice = people.register()
+    room_id = _room(alice)
+    client_msg_id = str(uuid.uuid4())
+    with socket(api_url, alice) as ws:
+        send(ws, type="subscribe", room_id=room_id)
+        until(ws, {"type": "subscribed"})
+        send(ws, type="send", room_id=room_id, client_msg_id=client_msg_id, body="once")
+        first = until(ws, {"type": "ack"})
+        until(ws, {"type": "message", "seq": 1})
+        send(ws, type="send", room_id=room_id, client_msg_id=client_msg_id, body="once")
+        again = until(ws, {"type": "ack"})
+        assert again["message_id"] == first["message_id"]
+        send(ws, type="send", room_id=room_id, client_msg_id=str(uuid.uuid4()), body="twice")
+        assert until(ws, {"type": "message"})["seq"] == 2  # no seq went to the resend
+    bodies = [m["body"] for m in alice.http.get(f"/rooms/{room_id}/messages").json()["items"]]
+    assert bodies == ["once", "twice"]
+
+
+@pytest.mark.usefixtures("chat_job")
+def test_resume_returns_everything_after_a_seq(api_url: str, people: People) -> None:
+    alice, bob = people.register(), people.register()
+    room_id = _room(alice, bob)
+    with socket(api_url, alice) as a:
+        send(a, type="subscribe", room_id=room_id)
+        until(a, {"type": "subscribed"})
+        for n in range(6):
+            send(a, type="send", room_id=room_id, client_msg_id=str(uuid.uuid4()), body=f"r{n}")
+            until(a, {"type": "ack"})
+        until(a, {"type": "message", "seq": 6})
+    # Bob was away and saw up to seq 2.
+    with socket(api_url, bob) as b:
+        send(b, type="resume", room_id=room_id, after_seq=2)
+        frames = [until(b, {"type": "message"}) for _ in range(4)]
+        done = until(b, {"type": "resumed"})
+        assert [f["seq"] for f in frames] == [3, 4, 5, 6]
+        assert [f["body"] for f in frames] == ["r2", "r3", "r4", "r5"]
+        assert done["up_to_seq"] == 6
+        send(b, type="history", room_id=room_id, before_seq=3, limit=10)
+        history = until(b, {"type": "history"})
+        assert [m["seq"] for m in history["messages"]] == [1, 2]
+        assert history["has_more"] is False
+
+
+@pytest.mark.usefixtures("chat_job")
+def test_typing_reaches_the_others(api_url: str, people: People) -> None:
+    alice, bob = people.register(), people.register()
+    room_id = _room(alice, bob)
+    with socket(api_url, alice) as a, socket(api_url, bob) as b:
+        for ws in (a, b):
+            send(ws, type="subscribe", room_id=room_id)
+            until(ws, {"type": "subscribed"})
+        send(a, type="typing", room_id=room_id)
+        assert until(b, {"type": "typing"}) == {
+            "type": "typing",
+            "room_id": room_id,
+            "user_id": alice.id,
+        }
+        send(a, type="heartbeat")
+        until(a, {"type": "heartbeat_ack"})  # and alice got no typing frame of her own before it
+
+
+def test_non_participants_cannot_subscribe_send_or_read(api_url: str, people: People) -> None:
+    alice, mallory = people.register(), people.register()
+    room_id = _room(alice)
+    with socket(api_url, mallory) as ws:
+        for frame in (
+            {"type": "subscribe", "room_id": room_id},
+            {"type": "send", "room_id": room_id, "client_msg_id": "x", "body": "hi"},
+            {"type": "resume", "room_id": room_id, "after_seq": 0},
+            {"type": "history", "room_id": room_id},
+        ):
+            send(ws, **frame)
+            assert until(ws, {"type": "error"})["code"] == "not_participant"
+    assert mallory.http.get(f"/rooms/{room_id}/messages").json()["error"] == "not_participant"
+
+
+def test_malformed_frames_get_errors_and_the_socket_stays_usable(
+    api_url: str, people: People
+) -> None:
+    alice = people.register()
+    room_id = _room(alice)
+    with socket(api_url, alice) as ws:
+        ws.send("{not json")
+        assert until(ws, {"type": "error"})["code"] == "invalid_json"
+        send(ws, type="dance")
+        assert until(ws, {"type": "error"})["code"] == "unknown_type"
+        send(ws, type="subscribe", room_id="abc")
+        error = until(ws, {"type": "error"})
+        assert error["code"] == "invalid_frame"
+        assert "room_id" in error["message"]
+        send(ws, type="send", room_id=room_id, body="no id")
+        assert "client_msg_id" in until(ws, {"type": "error"})["message"]
+        send(ws, type="send", room_id=room_id, client_msg_id="e", body="   ")
+        assert until(ws, {"type": "error", "ref": "e"})["code"] == "invalid_frame"
+        send(ws, type="send", room_id=room_id, client_msg_id="l", body="x" * 4001)
+        assert until(ws, {"type": "error", "ref": "l"})["code"] == "invalid_frame"
+        send(ws, type="subscribe", room_id=room_id)
+        assert until(ws, {"type": "subscribed"})["room_id"] == room_id
+
+
+def test_sending_is_rate_limited(api_url: str, people: People) -> None:
+    alice = people.register()
+    room_id = _room(alice)
+    with socket(api_url, alice) as ws:
+        codes: list[str | None] = []
+        for n in range(30):
+            send(ws, type="send", room_id=room_id, client_msg_id=f"burst-{n}", body="spam")
+        while len(codes) < 30:
+            frame = until(ws, {})
+            if frame["type"] in ("ack", "error"):
+                codes.append(frame.get("code") if frame["type"] == "error" else frame["type"])
+    assert codes.count("ack") == 20  # the burst
+    assert codes.count("rate_limited") == 10
+
+
+def test_abuse_closes_the_connection(api_url: str, people: People) -> None:
+    alice = people.register()
+    with socket(api_url, alice) as ws:
+        for _ in range(60):
+            ws.send("junk")
+        received = 0
+        with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 - read until it closes
+            while received < 100:
+                ws.recv(timeout=5)
+                received += 1
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
