@@ -50,7 +50,9 @@ def _event(room_id: int, body: str, client_msg_id: str | None = None) -> dict[st
 
 
 def _rows(cursor: pymysql.cursors.Cursor, room_id: int) -> list[tuple[int, str]]:
-    cursor.execute("SELECT seq, body FROM chat_messages WHERE room_id = %s ORDER BY seq", (room_id,))
+    cursor.execute(
+        "SELECT seq, body FROM chat_messages WHERE room_id = %s ORDER BY seq", (room_id,)
+    )
     return [(int(seq), str(body)) for seq, body in cursor.fetchall()]
 
 
