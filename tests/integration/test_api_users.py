@@ -97,8 +97,10 @@ def test_search_by_prefix_with_pagination(people: People) -> None:
     names = [u["username"] for u in first["items"] + rest["items"]]
     assert names == sorted(p.username for p in found)
     assert rest["next_cursor"] is None
-    # LIKE wildcards in the query are literal characters.
-    assert searcher.http.get("/users/search", params={"q": "%"}).json()["items"] == []
+    # LIKE wildcards in the query are literal characters: as a wildcard, "s%<tag>" and
+    # "srch_<tag>" would match the names above.
+    for pattern in (f"s%{tag}", f"srch_{tag[1:]}"):
+        assert searcher.http.get("/users/search", params={"q": pattern}).json()["items"] == []
 
 
 def test_bad_cursor_is_422(people: People) -> None:
