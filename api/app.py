@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,13 +18,22 @@ from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
 from api.routes import buddies, chat, groups, rooms, social, users
 from core.db.sharding import AsyncShardRouter
-from core.ids import IdGenerator
+from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings, get_settings
 from ingest.publisher import EventPublisher
 from realtime import gateway
 from realtime.rooms import RoomStateStore
 
 log = logging.getLogger(__name__)
+
+
+async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
+    while True:
+        await asyncio.sleep(300)
+        if not await renew_generator_id(redis, generator_id, owner):
+            # Someone else holds our generator id now: minting on would risk duplicate ids.
+            log.critical("lost the lease on id generator %d; exiting", generator_id)
+            os._exit(70)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,6 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             decode_responses=True,
         )
         redis = aioredis.Redis(connection_pool=pool)
+        # Each process leases its own id generator: with several workers or gateways, a
+        # fixed generator id would let two processes mint the same id.
+        owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        generator_id = await lease_generator_id(redis, owner)
         resources = Resources(
             settings=settings,
             db=AsyncShardRouter(settings),
@@ -43,13 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rooms=RoomStateStore(redis),
             publisher=EventPublisher(settings),
             limiter=RateLimiter(redis, settings.rate_limit_namespace),
-            ids=IdGenerator(settings.id_generator),
+            ids=IdGenerator(generator_id),
         )
         app.state.resources = resources
         app.state.gateway = gateway.Gateway(resources)
+        renewer = asyncio.get_running_loop().create_task(_renew_lease(redis, generator_id, owner))
         try:
             yield
         finally:
+            renewer.cancel()
+            await redis.delete(f"idgen:lease:{generator_id}")
             await app.state.gateway.close()
             resources.publisher.close()
             await resources.db.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 GENERATOR_BITS = 10
@@ -53,3 +54,33 @@ class IdGenerator:
 def id_timestamp_ms(snowflake_id: int) -> int:
     """The creation time (Unix ms) encoded in an id."""
     return (snowflake_id >> (GENERATOR_BITS + SEQUENCE_BITS)) + EPOCH_MS
+
+
+LEASE_KEY = "idgen:lease:{}"
+# Generator ids 0-899 are leased by running services; 900-999 are the tests' and tools' own,
+# 1000-1010 mark synthetic benchmark populations (ingest/bulk.py deletes by them).
+LEASABLE = range(900)
+
+
+async def lease_generator_id(redis: Any, owner: str, *, ttl_s: int = 3600) -> int:
+    """Claim a generator id no other live process holds (``SET NX`` with a TTL in Redis).
+
+    Every process that makes ids needs its own generator id, or two processes could mint the
+    same id in the same millisecond. Workers of one uvicorn and gateways on several hosts all
+    lease from the same Redis; the holder refreshes its lease (``renew_generator_id``) well
+    within the TTL, and a crashed holder's id comes free when its lease expires.
+    """
+    for candidate in LEASABLE:
+        if await redis.set(LEASE_KEY.format(candidate), owner, nx=True, ex=ttl_s):
+            return candidate
+    raise RuntimeError(f"all {len(LEASABLE)} generator ids are leased; are leases leaking?")
+
+
+async def renew_generator_id(
+    redis: Any, generator_id: int, owner: str, *, ttl_s: int = 3600
+) -> bool:
+    """Extend our lease; False if it was lost (then the process must stop minting ids)."""
+    key = LEASE_KEY.format(generator_id)
+    if await redis.get(key) != owner:
+        return False
+    return bool(await redis.expire(key, ttl_s))

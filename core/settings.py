@@ -83,11 +83,9 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr
     jwt_ttl_minutes: int = Field(default=24 * 60, ge=1)
 
-    # Each process that creates ids needs its own generator id (core.ids); set it per replica.
-    id_generator: int = Field(default=1, ge=0, le=1023)
-
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(default=2, ge=1)
     # Fixed one-minute windows in Redis. Auth is limited per client IP (password guessing),
     # everything else per user.
     rate_limit_user_per_minute: int = Field(default=600, ge=1)

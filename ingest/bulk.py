@@ -46,7 +46,8 @@ LoadMethod = Literal["load-data", "insert"]
 LOAD_METHODS: Final[tuple[LoadMethod, ...]] = ("load-data", "insert")
 
 # Generator ids (core.ids) reserved for synthetic populations: the API and the pipelines use
-# small ones (settings.id_generator), so rows carrying these belong to a benchmark population.
+# leased ones (0-899, core.ids.lease_generator_id), so rows carrying these belong to a
+# benchmark population.
 SYNTHETIC_GENERATOR_IDS: Final = range(1000, 1011)
 
 # The tables a population occupies, each with the column whose id carries the generator id.

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +43,10 @@ from realtime.frames import (
 )
 
 log = logging.getLogger(__name__)
+
+# Which gateway process a socket landed on: shown in the welcome frame, for debugging and for
+# the test that a message crosses from one process to another.
+GATEWAY_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 router = APIRouter()
 
@@ -304,6 +310,7 @@ class Gateway:
 
     async def serve(self, conn: Connection) -> None:
         writer = asyncio.get_running_loop().create_task(conn.writer())
+        conn.send({"type": "welcome", "user_id": conn.user_id, "gateway": GATEWAY_ID})
         await self.res.redis.set(f"user:{conn.user_id}:presence", "online", ex=PRESENCE_TTL_S)
         try:
             while True:

@@ -92,7 +92,6 @@ def api_settings(settings: Settings) -> Settings:
             "rate_limit_auth_per_minute": 100_000,
             "rate_limit_user_per_minute": 100_000,
             "rate_limit_namespace": f"test-ratelimit-{uuid.uuid4().hex[:8]}",
-            "id_generator": 777,
         }
     )
 

@@ -40,6 +40,10 @@ class ApiService(Service):
             # INFO would log every WebSocket URL, and with it the token in its query string.
             "--log-level",
             "warning",
+            # Two processes: the API and the WebSocket gateway scale out on both cores, and chat
+            # fan-out between them goes through Redis pub/sub like between hosts.
+            "--workers",
+            str(self.settings.api_workers),
             "--timeout-graceful-shutdown",
             "10",
         ]

@@ -242,3 +242,38 @@ def test_abuse_closes_the_connection(api_url: str, people: People) -> None:
                 received += 1
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
+
+
+@pytest.mark.usefixtures("chat_job")
+def test_a_message_crosses_between_gateway_processes(settings: Settings, people: People) -> None:
+    """The API that `make up` runs has two worker processes behind one address."""
+    require(settings, "api")
+    stack_url = f"http://{settings.api_host}:{settings.api_port}"
+    alice, bob = people.register(), people.register()
+    room_id = _room(alice, bob)
+
+    def open_on_new_gateway(person: Person, avoid: str | None) -> tuple[Any, ClientConnection, str]:
+        # The kernel spreads connections over the workers; open until one lands where wanted.
+        for _ in range(40):
+            manager = socket(stack_url, person)
+            ws = manager.__enter__()
+            gateway = until(ws, {"type": "welcome"})["gateway"]
+            if gateway != avoid:
+                return manager, ws, gateway
+            manager.__exit__(None, None, None)
+        raise AssertionError("every connection landed on one gateway process")
+
+    first_manager, a, first = open_on_new_gateway(alice, None)
+    second_manager, b, second = open_on_new_gateway(bob, first)
+    try:
+        assert first != second
+        for ws in (a, b):
+            send(ws, type="subscribe", room_id=room_id)
+            until(ws, {"type": "subscribed"})
+        send(a, type="send", room_id=room_id, client_msg_id=str(uuid.uuid4()), body="across")
+        assert until(b, {"type": "message"})["body"] == "across"
+        send(b, type="send", room_id=room_id, client_msg_id=str(uuid.uuid4()), body="and back")
+        assert until(a, {"type": "message", "seq": 2})["body"] == "and back"
+    finally:
+        second_manager.__exit__(None, None, None)
+        first_manager.__exit__(None, None, None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -20,7 +22,7 @@ from api.actions.social import friends_statement, mutual_statement
 from core.db.models import StudyRoom
 from core.db.sharding import ShardRouter
 from core.events import CHAT_MESSAGES, ROOM_EVENTS, ChatMessageSent, RoomJoined, topic_specs
-from core.ids import IdGenerator
+from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings
 from ingest.kafka import consume_events, make_consumer, make_producer, produce_sync
 
@@ -250,3 +252,26 @@ def test_the_apis_friend_queries_use_the_direction_indexes(mysql: ShardRouter) -
     for row in accesses:
         assert row["key"] in {"idx_friendships_user1", "idx_friendships_user2"}, row
         assert row["type"] in {"ref", "range", "eq_ref", "const"}, row
+
+
+def test_generator_id_leases_are_exclusive(redis_conn: redis.Redis) -> None:
+    async def lease_three() -> list[int]:
+        client = aioredis.Redis.from_url(
+            f"redis://{redis_conn.connection_pool.connection_kwargs['host']}:"
+            f"{redis_conn.connection_pool.connection_kwargs['port']}/0",
+            decode_responses=True,
+        )
+        try:
+            owners = [f"test-{uuid.uuid4().hex}" for _ in range(3)]
+            leased = [await lease_generator_id(client, owner, ttl_s=30) for owner in owners]
+            assert await renew_generator_id(client, leased[0], owners[0], ttl_s=30)
+            assert not await renew_generator_id(client, leased[0], "someone-else", ttl_s=30)
+            for generator_id in leased:
+                await client.delete(f"idgen:lease:{generator_id}")
+            return leased
+        finally:
+            await client.aclose()
+
+    leased = asyncio.run(lease_three())
+    assert len(set(leased)) == 3
+    assert all(0 <= g < 900 for g in leased)
