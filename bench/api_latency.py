@@ -172,7 +172,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         for kind in plan:
             queue.put_nowait(kind)
         api_process = _find_api_process(settings)
-        cpu_before = api_process.cpu_times() if api_process else None
+        cpu_before = _tree_cpu(api_process)
         began = time.perf_counter()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("requests", total=len(plan))
@@ -185,15 +185,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - began
-        cpu_after = api_process.cpu_times() if api_process else None
+        cpu_after = _tree_cpu(api_process)
 
         for room in rooms:
             await client.delete(f"/rooms/{room}", headers=owner_auth)
 
     total = sum(len(v) for v in samples.latencies_ms.values())
     api_cpu = (
-        round((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system), 2)
-        if cpu_before and cpu_after
+        round(cpu_after - cpu_before, 2)
+        if cpu_before is not None and cpu_after is not None
         else None
     )
     return Report(
@@ -212,6 +212,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         throughput={"requests_per_s": round(total / elapsed, 1), "elapsed_s": round(elapsed, 2)},
         api_cpu_seconds=api_cpu,
     )
+
+
+def _tree_cpu(process: psutil.Process | None) -> float | None:
+    """CPU seconds of the API's master process and its workers."""
+    if process is None:
+        return None
+    total = 0.0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _find_api_process(settings: Settings) -> psutil.Process | None:
