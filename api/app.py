@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.ratelimit import RateLimiter
-from api.routes import buddies, chat, groups, rooms, social, users
+from api.routes import buddies, chat, groups, presence, rooms, social, users
 from core.db.sharding import AsyncShardRouter
 from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings, get_settings
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(groups.router)
     app.include_router(buddies.router)
     app.include_router(chat.router)
+    app.include_router(presence.router)
     app.include_router(gateway.router)
 
     @app.get("/health", tags=["ops"])

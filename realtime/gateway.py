@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -29,6 +29,7 @@ from api.actions.chat import last_seq, messages_after, messages_before
 from api.deps import Resources
 from api.security import user_id_from_token
 from core.events import ChatMessageSent
+from realtime import presence
 from realtime.frames import (
     CLIENT_FRAME,
     FRAME_TYPES,
@@ -41,6 +42,7 @@ from realtime.frames import (
     Typing,
     Unsubscribe,
 )
+from realtime.presence import user_channel
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,6 @@ RESUME_PAGE = 500
 SEND_QUEUE = 1000  # frames buffered per socket before it is dropped as too slow
 ACK_KEY_TTL_S = 24 * 3600
 PENDING_TTL_S = 30
-PRESENCE_TTL_S = 300
 
 
 class FrameError(Exception):
@@ -119,10 +120,12 @@ class Gateway:
     def __init__(self, res: Resources) -> None:
         self.res = res
         self.rooms: dict[int, set[Connection]] = {}
+        self.users: dict[int, set[Connection]] = {}
         self.buckets: dict[int, TokenBucket] = {}
         self.pubsub: PubSub = res.redis.pubsub()
         self._listener: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -141,17 +144,16 @@ class Gateway:
                 continue
             if message is None:
                 continue
-            channel = str(message["channel"])
-            room_id = int(channel.split(":")[1])
-            data = str(message["data"])
-            self.fan_out(room_id, data)
+            kind, key, _ = str(message["channel"]).split(":", 2)
+            local = self.rooms if kind == "room" else self.users
+            self.fan_out(local.get(int(key), ()), str(message["data"]))
 
-    def fan_out(self, room_id: int, frame: str) -> None:
-        typing_from = None
-        if frame.startswith('{"type":"typing"'):
-            typing_from = json.loads(frame)["user_id"]
-        for conn in list(self.rooms.get(room_id, ())):
-            if conn.user_id == typing_from:
+    def fan_out(self, targets: Iterable[Connection], frame: str) -> None:
+        about = None  # nobody is told about their own typing or presence
+        if frame.startswith(('{"type":"typing"', '{"type":"presence"')):
+            about = json.loads(frame)["user_id"]
+        for conn in list(targets):
+            if conn.user_id == about:
                 continue
             if not conn.push(frame):
                 log.warning("user %s is too slow; closing its socket", conn.user_id)
@@ -180,6 +182,36 @@ class Gateway:
             if not local:
                 del self.rooms[room_id]
                 await self.pubsub.unsubscribe(f"room:{room_id}:messages")
+
+    async def add_user(self, conn: Connection) -> None:
+        async with self._lock:
+            local = self.users.setdefault(conn.user_id, set())
+            if not local:
+                await self.pubsub.subscribe(user_channel(conn.user_id))
+            local.add(conn)
+            if self._listener is None:
+                self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def remove_user(self, conn: Connection) -> None:
+        async with self._lock:
+            local = self.users.get(conn.user_id)
+            if local is None:
+                return
+            local.discard(conn)
+            if not local:
+                del self.users[conn.user_id]
+                await self.pubsub.unsubscribe(user_channel(conn.user_id))
+
+    def _announce(self, user_id: int, status: presence.Status) -> None:
+        async def run() -> None:
+            try:
+                await presence.announce(self.res.redis, self.res.db, user_id, status)
+            except Exception:
+                log.exception("could not announce %s as %s", user_id, status)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def bucket(self, user_id: int) -> TokenBucket:
         settings = self.res.settings
@@ -293,7 +325,7 @@ class Gateway:
 
     async def on_heartbeat(self, conn: Connection, frame: Heartbeat) -> None:
         del frame
-        await self.res.redis.set(f"user:{conn.user_id}:presence", "online", ex=PRESENCE_TTL_S)
+        await presence.refresh(self.res.redis, conn.user_id)
         conn.send({"type": "heartbeat_ack"})
 
     async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
@@ -311,7 +343,9 @@ class Gateway:
     async def serve(self, conn: Connection) -> None:
         writer = asyncio.get_running_loop().create_task(conn.writer())
         conn.send({"type": "welcome", "user_id": conn.user_id, "gateway": GATEWAY_ID})
-        await self.res.redis.set(f"user:{conn.user_id}:presence", "online", ex=PRESENCE_TTL_S)
+        await self.add_user(conn)
+        if await presence.socket_opened(self.res.redis, conn.user_id):
+            self._announce(conn.user_id, "online")
         try:
             while True:
                 text = await conn.websocket.receive_text()
@@ -329,6 +363,9 @@ class Gateway:
         finally:
             for room_id in list(conn.rooms):
                 await self.part(conn, room_id)
+            await self.remove_user(conn)
+            if await presence.socket_closed(self.res.redis, conn.user_id):
+                self._announce(conn.user_id, "offline")
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer

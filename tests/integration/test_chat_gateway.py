@@ -238,7 +238,7 @@ def test_abuse_closes_the_connection(api_url: str, people: People) -> None:
         received = 0
         with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 - read until it closes
             while received < 100:
-                ws.recv(timeout=5)
+                ws.recv(timeout=20)
                 received += 1
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
@@ -277,3 +277,45 @@ def test_a_message_crosses_between_gateway_processes(settings: Settings, people:
     finally:
         second_manager.__exit__(None, None, None)
         first_manager.__exit__(None, None, None)
+
+
+def _befriend(a: Person, b: Person) -> None:
+    request = a.http.post("/friends/requests", json={"to_user_id": b.id}).json()
+    assert b.http.post(f"/friends/requests/{request['id']}/accept").status_code == 200
+
+
+def test_presence_changes_reach_friends_and_rest(api_url: str, people: People) -> None:
+    alice, bob, stranger = people.register(), people.register(), people.register()
+    _befriend(alice, bob)
+
+    def statuses() -> dict[int, str]:
+        found = stranger.http.get("/presence", params={"ids": f"{alice.id},{bob.id}"}).json()
+        return {p["user_id"]: p["status"] for p in found}
+
+    assert statuses() == {alice.id: "offline", bob.id: "offline"}
+    with socket(api_url, bob) as b:
+        until(b, {"type": "welcome"})
+        with socket(api_url, alice) as a:
+            until(a, {"type": "welcome"})
+            assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "online"
+            assert statuses() == {alice.id: "online", bob.id: "online"}
+            assert stranger.http.get(f"/users/{alice.id}/presence").json() == {
+                "user_id": alice.id,
+                "status": "online",
+            }
+            # A second socket of alice's is no new transition.
+            with socket(api_url, alice) as again:
+                until(again, {"type": "welcome"})
+            assert statuses()[alice.id] == "online"
+        assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "offline"
+        assert statuses()[alice.id] == "offline"
+    presences = [f for f in _pending.get(id(b), []) if f.get("type") == "presence"]
+    assert presences == []  # exactly one online and one offline were sent
+
+
+def test_presence_bulk_validation(people: People) -> None:
+    alice = people.register()
+    for bad in ("", "a,b", "0", ",".join(str(n) for n in range(1, 300))):
+        response = alice.http.get("/presence", params={"ids": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["error"] == "validation_error"

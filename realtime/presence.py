@@ -1,0 +1,105 @@
+"""Presence: ``user:{id}:presence`` with a 300 s TTL, refreshed by heartbeats.
+
+A user is online while at least one socket of theirs is open anywhere: every gateway counts
+sockets in ``user:{id}:sockets`` (INCR on open, DECR on close, the same TTL as presence, so a
+crashed gateway's count ages out with the presence it kept alive). The transitions 0 -> 1 and
+1 -> 0 are announced as ``{"type":"presence","user_id","status"}`` to the user's friends (on
+their ``user:{id}:events`` channels) and to the rooms the user is in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Literal
+
+import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from core.db.models import Friendship, RoomParticipant
+from core.db.sharding import AsyncShardRouter
+
+PRESENCE_TTL_S = 300
+MAX_FRIENDS_NOTIFIED = 5000
+
+Status = Literal["online", "offline"]
+
+
+def presence_key(user_id: int) -> str:
+    return f"user:{user_id}:presence"
+
+
+def sockets_key(user_id: int) -> str:
+    return f"user:{user_id}:sockets"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}:events"
+
+
+async def statuses(redis: aioredis.Redis, user_ids: Iterable[int]) -> dict[int, Status]:
+    ids = list(user_ids)
+    if not ids:
+        return {}
+    values = await redis.mget([presence_key(u) for u in ids])
+    return {u: ("online" if v else "offline") for u, v in zip(ids, values, strict=True)}
+
+
+async def refresh(redis: aioredis.Redis, user_id: int) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(presence_key(user_id), "online", ex=PRESENCE_TTL_S)
+        pipe.expire(sockets_key(user_id), PRESENCE_TTL_S)
+        await pipe.execute()
+
+
+async def socket_opened(redis: aioredis.Redis, user_id: int) -> bool:
+    """Count a socket; True if the user just came online."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(sockets_key(user_id))
+        pipe.expire(sockets_key(user_id), PRESENCE_TTL_S)
+        pipe.set(presence_key(user_id), "online", ex=PRESENCE_TTL_S)
+        count, _, _ = await pipe.execute()
+    return int(count) == 1
+
+
+async def socket_closed(redis: aioredis.Redis, user_id: int) -> bool:
+    """Uncount a socket; True if it was the user's last one (they went offline)."""
+    count = int(await redis.decr(sockets_key(user_id)))
+    if count > 0:
+        return False
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.delete(sockets_key(user_id))
+        pipe.delete(presence_key(user_id))
+        await pipe.execute()
+    return True
+
+
+async def announce(
+    redis: aioredis.Redis, db: AsyncShardRouter, user_id: int, status: Status
+) -> int:
+    """Tell friends and co-participants; returns how many channels were told."""
+    frame = json.dumps(
+        {"type": "presence", "user_id": user_id, "status": status}, separators=(",", ":")
+    )
+    async with db.directory()() as session:
+        friends = (
+            await session.scalars(
+                select(Friendship.user2_id)
+                .where(Friendship.user1_id == user_id)
+                .limit(MAX_FRIENDS_NOTIFIED)
+            )
+        ).all()
+    rooms: list[int] = []
+    for shard in range(db.shard_count):
+        async with db.sessions(shard)() as session:
+            rooms += (
+                await session.scalars(
+                    select(RoomParticipant.room_id).where(RoomParticipant.user_id == user_id)
+                )
+            ).all()
+    channels = [user_channel(f) for f in friends] + [f"room:{r}:messages" for r in rooms]
+    async with redis.pipeline(transaction=False) as pipe:
+        for channel in channels:
+            pipe.publish(channel, frame)
+        await pipe.execute()
+    return len(channels)
