@@ -63,6 +63,11 @@ def build_and_submit(
     config.set_string("pipeline.jars", ";".join(jar.as_uri() for jar in connector_jars(settings)))
     config.set_string("python.executable", flink_python())
     config.set_string("python.fn-execution.bundle.time", str(settings.flink_bundle_time_ms))
+    # Keep the last checkpoint when the job is cancelled or dies, so it can be restored from it
+    # (`flink run --fromSavepoint <checkpoint dir>`).
+    config.set_string(
+        "execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION"
+    )
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(1)
     env.enable_checkpointing(2000, CheckpointingMode.EXACTLY_ONCE)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import time
 import urllib.request
 from typing import Any
 
 from core.settings import REPO_ROOT, Settings
+from stack.errors import StackError
 from stack.install import FLINK_VENV, flink_home, java_home
 from stack.process import run, wait_until
 from stack.services.base import Service, ServiceStatus
@@ -25,6 +28,99 @@ def _jobs(settings: Settings) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{settings.flink_rest_url}/jobs/overview", timeout=5) as r:  # noqa: S310
         jobs: list[dict[str, Any]] = json.load(r)["jobs"]
     return jobs
+
+
+def submit_job(
+    settings: Settings, module: str, args: list[str] | None = None, *, savepoint: str | None = None
+) -> str:
+    """``flink run --detached`` a PyFlink module on the session cluster; returns the CLI output.
+
+    Flink's own CLI, not ``python module.py``: outside the CLI a PyFlink DataStream program
+    builds a local mini-cluster whatever execution.target says.
+    """
+    python = str(FLINK_VENV / "bin" / "python")
+    argv = [
+        "bash",
+        str(flink_home() / "bin" / "flink"),
+        "run",
+        "--detached",
+        "-m",
+        f"{settings.bind_host}:{settings.flink_rest_port}",
+    ]
+    if savepoint:
+        argv += ["--fromSavepoint", savepoint]
+    argv += ["-pyexec", python, "-pyclientexec", python, "-pym", module]
+    if args:
+        argv += ["--", *args]
+    return run(
+        argv,
+        what=f"submitting the Flink job {module}",
+        fix=f"read the output above and the Flink UI at {settings.flink_rest_url}",
+        env={
+            **os.environ,
+            "FLINK_CONF_DIR": str(settings.stack_dir / "conf" / "flink"),
+            "FLINK_LOG_DIR": str(settings.stack_dir / "logs"),
+            "JAVA_HOME": java_home(),
+        },
+        cwd=REPO_ROOT,
+    )
+
+
+def submitted_job_id(cli_output: str) -> str:
+    match = re.search(r"JobID ([0-9a-f]{32})", cli_output)
+    if match is None:
+        raise StackError(
+            "the Flink CLI did not report a job id", f"its output was: {cli_output[-500:]}"
+        )
+    return match.group(1)
+
+
+def _rest(settings: Settings, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
+        f"{settings.flink_rest_url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+        method="POST" if body is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.load(response)
+
+
+def stop_with_savepoint(
+    settings: Settings, job_id: str, directory: str, timeout: float = 60
+) -> str:
+    """Stop a job with a savepoint; returns the savepoint's location."""
+    trigger = _rest(
+        settings, f"/jobs/{job_id}/stop", {"targetDirectory": directory, "drain": False}
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _rest(settings, f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status.get("operation", {})
+            if "location" in operation:
+                return str(operation["location"])
+            raise StackError(f"savepoint of {job_id} failed: {operation}", "see the Flink UI")
+        time.sleep(0.5)
+    raise StackError(f"savepoint of {job_id} took over {timeout:.0f}s", "see the Flink UI")
+
+
+def latest_checkpoint(settings: Settings, job_id: str) -> str | None:
+    """The location of the job's newest completed checkpoint, if it kept one."""
+    latest = _rest(settings, f"/jobs/{job_id}/checkpoints").get("latest", {}).get("completed")
+    return str(latest["external_path"]) if latest and latest.get("external_path") else None
+
+
+def cancel_job(settings: Settings, job_id: str) -> None:
+    request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
+        f"{settings.flink_rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+        pass
+
+
+def job_state(settings: Settings, job_id: str) -> str:
+    return str(_rest(settings, f"/jobs/{job_id}")["state"])
 
 
 class FlinkJob(Service):
@@ -67,34 +163,8 @@ class FlinkJob(Service):
         if self.healthy():
             log.info("%s already running", self.job_name)
             return
-        python = str(FLINK_VENV / "bin" / "python")
-        home = flink_home()
+        output = submit_job(self.settings, self.module)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        output = run(
-            [
-                "bash",
-                str(home / "bin" / "flink"),
-                "run",
-                "--detached",
-                "-m",
-                f"{self.settings.bind_host}:{self.settings.flink_rest_port}",
-                "-pyexec",
-                python,
-                "-pyclientexec",
-                python,
-                "-pym",
-                self.module,
-            ],
-            what=f"submitting the Flink job {self.job_name}",
-            fix=f"read {self.log_path} and the Flink UI at {self.settings.flink_rest_url}",
-            env={
-                **os.environ,
-                "FLINK_CONF_DIR": str(self.settings.stack_dir / "conf" / "flink"),
-                "FLINK_LOG_DIR": str(self.settings.stack_dir / "logs"),
-                "JAVA_HOME": java_home(),
-            },
-            cwd=REPO_ROOT,
-        )
         self.log_path.write_text(output)
         wait_until(self.healthy, what=self.job_name, timeout=self.start_timeout)
 

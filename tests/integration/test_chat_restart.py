@@ -1,0 +1,145 @@
+"""No acked message is lost or duplicated when the persistence job dies mid-stream and is
+restored from its last checkpoint: acked, stored and delivered must match exactly.
+
+The job under test is a second instance of pipelines.chat.persist on a topic of its own, so
+the platform's chat-persist job is never touched. Messages are produced the way the gateway
+produces them (idempotent, acks=all, an ack is Kafka's delivery report), and delivery is read
+through a real gateway WebSocket.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from sqlalchemy import text
+
+from core.db.sharding import ShardRouter
+from core.events import ChatMessageSent
+from core.ids import IdGenerator
+from core.settings import Settings
+from ingest.kafka import make_producer, produce_sync
+from stack.services.flink_jobs import (
+    cancel_job,
+    job_state,
+    latest_checkpoint,
+    submit_job,
+    submitted_job_id,
+)
+from tests.conftest import require
+from tests.integration.test_chat_gateway import send, socket, until
+from tests.utils.api import People
+
+pytestmark = [pytest.mark.integration, pytest.mark.flink]
+
+MESSAGES = 300
+ids = IdGenerator(904)
+
+
+def _wait(check: object, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def topic(settings: Settings) -> Iterator[str]:
+    require(settings, "flink-jobmanager", "flink-taskmanager", "kafka")
+    name = f"test-chat-restart-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(name, 4, 1)]).values():
+        future.result()
+    yield name
+    for future in admin.delete_topics([name]).values():
+        future.result()
+
+
+def test_restore_from_checkpoint_mid_stream_loses_and_duplicates_nothing(
+    settings: Settings, api_url: str, people: People, mysql: ShardRouter, topic: str
+) -> None:
+    job_name = f"persist-{topic}"
+    args = ["--topic", topic, "--name", job_name]
+    first = submitted_job_id(submit_job(settings, "pipelines.chat.persist", args))
+    jobs = [first]
+    alice = people.register()
+    room_id = int(alice.http.post("/rooms", json={"name": "r", "topic": "t"}).json()["id"])
+    engine = mysql.engine_for_room(room_id)
+
+    def stored() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room_id}
+                ).scalar_one()
+            )
+
+    acked: list[int] = []
+    producer = make_producer(settings)
+
+    def sender() -> None:
+        for n in range(MESSAGES):
+            event = ChatMessageSent(
+                room_id=room_id,
+                message_id=ids.next_id(),
+                sender_id=alice.id,
+                client_msg_id=f"restart-{n}",
+                body=f"message {n}",
+            )
+            produce_sync(producer, event, topic=topic)  # returns once Kafka holds it: the ack
+            acked.append(event.message_id)
+            time.sleep(0.01)
+
+    try:
+        _wait(lambda: job_state(settings, first) == "RUNNING", "the job to run")
+        with socket(api_url, alice) as ws:
+            send(ws, type="subscribe", room_id=room_id)
+            until(ws, {"type": "subscribed"})
+            thread = threading.Thread(target=sender)
+            thread.start()
+            # Mid-stream: some stored, a checkpoint taken after them, more still coming.
+            _wait(lambda: stored() >= MESSAGES // 4, "a quarter of the messages to be stored")
+            _wait(lambda: latest_checkpoint(settings, first) is not None, "a checkpoint")
+            checkpoint = latest_checkpoint(settings, first)
+            assert checkpoint is not None
+            cancel_job(settings, first)  # the job dies; the checkpoint survives
+            _wait(lambda: job_state(settings, first) == "CANCELED", "the job to stop")
+            stored_while_down = stored()
+            restored = submitted_job_id(
+                submit_job(settings, "pipelines.chat.persist", args, savepoint=checkpoint)
+            )
+            jobs.append(restored)
+            thread.join(timeout=120)
+            assert len(acked) == MESSAGES
+            _wait(lambda: stored() >= MESSAGES, "every acked message to be stored", timeout=120)
+            # Delivered: every seq reached the subscriber (replays may repeat a seq).
+            delivered: dict[int, int] = {}
+            deadline = time.monotonic() + 60
+            while len(delivered) < MESSAGES and time.monotonic() < deadline:
+                frame = until(ws, {"type": "message", "room_id": room_id})
+                delivered.setdefault(frame["seq"], frame["message_id"])
+
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT seq, message_id FROM chat_messages WHERE room_id = :r ORDER BY seq"),
+                {"r": room_id},
+            ).all()
+        assert stored_while_down < MESSAGES  # the restart really happened mid-stream
+        assert [seq for seq, _ in rows] == list(range(1, MESSAGES + 1))  # one order, no gap
+        assert sorted(m for _, m in rows) == sorted(acked)  # nothing lost, nothing twice
+        assert delivered == {int(row[0]): int(row[1]) for row in rows}
+        # Per sender, Kafka order is send order, so the room's order is the acked order.
+        assert [m for _, m in rows] == acked
+    finally:
+        for job in jobs:
+            if job_state(settings, job) == "RUNNING":
+                cancel_job(settings, job)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM chat_messages WHERE room_id = :r"), {"r": room_id})
