@@ -9,6 +9,9 @@ through a real gateway WebSocket.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 import uuid
@@ -18,6 +21,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
+from websockets.sync.client import ClientConnection
 
 from core.db.sharding import ShardRouter
 from core.events import ChatMessageSent
@@ -143,3 +147,78 @@ def test_restore_from_checkpoint_mid_stream_loses_and_duplicates_nothing(
                 cancel_job(settings, job)
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM chat_messages WHERE room_id = :r"), {"r": room_id})
+
+
+def send_until_acked(ws: ClientConnection, room_id: int, client_msg_id: str, body: str) -> int:
+    """Send like a well-behaved client: when rate limited, wait and resend the same id."""
+    for _ in range(100):
+        send(ws, type="send", room_id=room_id, client_msg_id=client_msg_id, body=body)
+        while True:
+            frame = until(ws, {})
+            if frame.get("type") == "ack" and frame.get("client_msg_id") == client_msg_id:
+                return int(frame["message_id"])
+            if frame.get("type") == "error" and frame.get("ref") == client_msg_id:
+                assert frame["code"] == "rate_limited", frame
+                time.sleep(0.2)
+                break
+    raise AssertionError(f"{client_msg_id} was never acked")
+
+
+def test_a_killed_gateway_loses_nothing_its_clients_resume_elsewhere(
+    settings: Settings, people: People, mysql: ShardRouter
+) -> None:
+    """Kill the gateway worker a reader is on; it reconnects and resumes from its last seq."""
+    require(settings, "api", "chat-persist")
+    stack_url = f"http://{settings.api_host}:{settings.api_port}"
+    alice, bob = people.register(), people.register()
+    room_id = int(alice.http.post("/rooms", json={"name": "r", "topic": "t"}).json()["id"])
+    assert bob.http.post(f"/rooms/{room_id}/join").status_code == 200
+    total = 120
+    acked: list[int] = []
+    delivered: dict[int, int] = {}
+
+    def reader_session(
+        avoid: str | None,
+    ) -> tuple[contextlib.AbstractContextManager[ClientConnection], ClientConnection, str]:
+        for _ in range(40):
+            manager = socket(stack_url, bob)
+            ws = manager.__enter__()
+            gateway = until(ws, {"type": "welcome"})["gateway"]
+            if gateway != avoid:
+                return manager, ws, gateway
+            manager.__exit__(None, None, None)
+        raise AssertionError("could not reach another gateway process")
+
+    with socket(stack_url, alice) as writer:
+        writer_gateway = until(writer, {"type": "welcome"})["gateway"]
+        manager, reader, reader_gateway = reader_session(writer_gateway)
+        send(reader, type="subscribe", room_id=room_id)
+        until(reader, {"type": "subscribed"})
+        for n in range(total):
+            if n == total // 3:
+                # Kill the reader's gateway process outright (no close frames).
+                os.kill(int(reader_gateway.rsplit(":", 1)[1]), signal.SIGKILL)
+            if n == total // 3 + 10:
+                # The client notices, reconnects (to a live process) and resumes.
+                with contextlib.suppress(Exception):
+                    manager.__exit__(None, None, None)
+                manager, reader, _ = reader_session(reader_gateway)
+                send(reader, type="resume", room_id=room_id, after_seq=max(delivered, default=0))
+            acked.append(send_until_acked(writer, room_id, f"kill-{n}", f"k{n}"))
+            if n < total // 3:
+                frame = until(reader, {"type": "message", "room_id": room_id})
+                delivered.setdefault(frame["seq"], frame["message_id"])
+        deadline = time.monotonic() + 60
+        while len(delivered) < total and time.monotonic() < deadline:
+            frame = until(reader, {"type": "message", "room_id": room_id})
+            delivered.setdefault(frame["seq"], frame["message_id"])
+        manager.__exit__(None, None, None)
+
+    with mysql.engine_for_room(room_id).connect() as connection:
+        rows = connection.execute(
+            text("SELECT seq, message_id FROM chat_messages WHERE room_id = :r ORDER BY seq"),
+            {"r": room_id},
+        ).all()
+    assert len(acked) == total
+    assert [int(r[1]) for r in rows] == acked  # stored exactly once each, in send order
+    assert delivered == {int(r[0]): int(r[1]) for r in rows}  # delivered: all, same order
