@@ -9,9 +9,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.deps import Resources
 from api.errors import install_error_handlers
@@ -25,6 +28,8 @@ from realtime import gateway
 from realtime.rooms import RoomStateStore
 
 log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
 
 
 async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
@@ -91,6 +96,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(presence.router)
     app.include_router(gateway.router)
+
+    # The web client: static files, no build step (api/web/).
+    app.mount("/app", StaticFiles(directory=WEB_DIR, html=True), name="web")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/app/")
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

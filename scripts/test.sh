@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 scripts/bootstrap.sh
 .venv/bin/studyhub stack up
+.venv/bin/studyhub stack install-browser
 if [ "${CI:-}" = "true" ]; then
   trap '.venv/bin/studyhub stack down || true' EXIT
 fi

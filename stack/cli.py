@@ -19,6 +19,7 @@ from core.db.migrate import upgrade_all
 from core.settings import REPO_ROOT, get_settings
 from stack.env_file import ensure_env_file
 from stack.errors import StackError
+from stack.install import ensure_debian_packages
 from stack.services import Service, all_services, start_waves
 
 app = typer.Typer(
@@ -60,6 +61,15 @@ def init_env() -> None:
     added = ensure_env_file(REPO_ROOT / ".env")
     if added:
         console.print(f"wrote {len(added)} new secret(s) to .env: {', '.join(added)}")
+
+
+@app.command("install-browser")
+def install_browser() -> None:
+    """Install Debian's chromium for the web client's browser tests (run by `make test`)."""
+    try:
+        ensure_debian_packages({"chromium": "chromium"})
+    except StackError as error:
+        _fail(error)
 
 
 @app.command()

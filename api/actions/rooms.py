@@ -6,6 +6,7 @@ script), then recorded in MySQL; if the record cannot be written the seat is giv
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
@@ -104,6 +105,22 @@ def room_out(state: dict[str, str], participant_count: int) -> RoomOut:
     )
 
 
+async def broadcast_room(res: Resources, event: str, user_id: int, room: RoomOut) -> RoomOut:
+    """Tell the room's subscribers (all gateways) about joins, leaves and the timer."""
+    frame = json.dumps(
+        {
+            "type": "room",
+            "room_id": room.id,
+            "event": event,
+            "user_id": user_id,
+            "room": room.model_dump(mode="json"),
+        },
+        separators=(",", ":"),
+    )
+    await res.redis.publish(f"room:{room.id}:messages", frame)
+    return room
+
+
 async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> RoomOut:
     room = StudyRoom(
         id=res.ids.next_id(),
@@ -160,6 +177,9 @@ async def join_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
             await res.rooms.leave(room_id, state["topic"], user_id)  # give the seat back
             raise ServiceUnavailable("could not record the join; try again") from error
         res.publisher.publish(RoomJoined(room_id=room_id, user_id=user_id, participant_count=count))
+        return await broadcast_room(
+            res, "joined", user_id, room_out(await res.rooms.state(room_id), count)
+        )
     return room_out(await res.rooms.state(room_id), count)
 
 
@@ -176,6 +196,9 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
                 )
             )
         res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
+        return await broadcast_room(
+            res, "left", user_id, room_out(await res.rooms.state(room_id), count)
+        )
     return room_out(await res.rooms.state(room_id), count)
 
 
@@ -238,7 +261,10 @@ async def change_timer(res: Resources, room_id: int, user_id: int, data: TimerIn
             else None,
         )
     )
-    return room_out(await res.rooms.state(room_id), await res.rooms.participant_count(room_id))
+    count = await res.rooms.participant_count(room_id)
+    return await broadcast_room(
+        res, "timer", user_id, room_out(await res.rooms.state(room_id), count)
+    )
 
 
 async def list_active(

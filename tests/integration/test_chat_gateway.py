@@ -320,3 +320,20 @@ def test_presence_bulk_validation(people: People) -> None:
         response = alice.http.get("/presence", params={"ids": bad})
         assert response.status_code == 422, bad
         assert response.json()["error"] == "validation_error"
+
+
+def test_room_changes_reach_subscribers(api_url: str, people: People) -> None:
+    alice, bob = people.register(), people.register()
+    room_id = _room(alice)
+    with socket(api_url, alice) as a:
+        send(a, type="subscribe", room_id=room_id)
+        until(a, {"type": "subscribed"})
+        assert bob.http.post(f"/rooms/{room_id}/join").status_code == 200
+        joined = until(a, {"type": "room", "event": "joined"})
+        assert joined["user_id"] == bob.id
+        assert joined["room"]["participant_count"] == 2
+        alice.http.post(f"/rooms/{room_id}/timer", json={"action": "start"})
+        timer = until(a, {"type": "room", "event": "timer"})
+        assert timer["room"]["timer"]["status"] == "running"
+        bob.http.post(f"/rooms/{room_id}/leave")
+        assert until(a, {"type": "room", "event": "left"})["room"]["participant_count"] == 1

@@ -1,0 +1,112 @@
+"""The web client in headless Chromium (Debian's, driven by Playwright): two people chat, one
+leaves the page and comes back to find everything it missed."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from core.settings import Settings
+from tests.conftest import require
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # This machine has no network beyond loopback; Chromium's background calls only fail.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(
+            "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _sign_up(browser: Browser, api_url: str, username: str) -> Page:
+    page = browser.new_context().new_page()
+    page.goto(f"{api_url}/app/")
+    page.fill("#username", username)
+    page.fill("#password", "correct horse battery")
+    page.click("#signup")
+    expect(page.locator("#app")).to_be_visible()
+    expect(page.locator("#conn")).to_have_text("online")
+    return page
+
+
+def _say(page: Page, text: str) -> None:
+    page.fill("#body", text)
+    page.click("#composer button")
+
+
+def test_two_people_chat_and_a_reload_misses_nothing(
+    browser: Browser, api_url: str, settings: Settings
+) -> None:
+    require(settings, "chat-persist")
+    tag = uuid.uuid4().hex[:8]
+    alice = _sign_up(browser, api_url, f"alice{tag}")
+    bob = _sign_up(browser, api_url, f"bob{tag}")
+
+    alice.fill("#room-name", f"Linear algebra {tag}")
+    alice.fill("#room-topic", f"math{tag}")
+    alice.click("#new-room button")
+    expect(alice.locator("#room-title")).to_contain_text(f"Linear algebra {tag}")
+
+    bob.fill("#topic-filter", f"math{tag}")
+    bob.click("#refresh")
+    bob.locator("#rooms li", has_text=f"Linear algebra {tag}").click()
+    expect(bob.locator("#room-title")).to_contain_text(f"Linear algebra {tag}")
+    # Alice sees Bob arrive, online.
+    expect(alice.locator("#people li.online", has_text=f"bob{tag}")).to_be_visible(timeout=15_000)
+
+    _say(alice, "hello from alice")
+    expect(bob.locator("#messages li[data-seq]", has_text="hello from alice")).to_be_visible(
+        timeout=15_000
+    )
+    bob.type("#body", "typing…")
+    expect(alice.locator("#typing")).to_contain_text(f"bob{tag} is typing", timeout=10_000)
+    bob.fill("#body", "")
+    _say(bob, "hi alice")
+    expect(alice.locator("#messages li[data-seq]", has_text="hi alice")).to_be_visible(
+        timeout=15_000
+    )
+
+    # Bob leaves the page; Alice goes on; Bob comes back and sees everything, in order.
+    bob.goto("about:blank")
+    missed = [f"while you were away {n}" for n in range(3)]
+    for text in missed:
+        _say(alice, text)
+    expect(alice.locator("#messages li[data-seq]")).to_have_count(5, timeout=15_000)
+    bob.go_back()
+    expect(bob.locator("#room-title")).to_contain_text(f"Linear algebra {tag}", timeout=15_000)
+    expect(bob.locator("#messages li[data-seq]")).to_have_count(5, timeout=15_000)
+    bodies = bob.locator("#messages li[data-seq] .body").all_inner_texts()
+    assert bodies == ["hello from alice", "hi alice", *missed]
+    seqs = [
+        int(s)
+        for s in bob.locator("#messages li[data-seq]").evaluate_all(
+            "els => els.map(e => e.dataset.seq)"
+        )
+    ]
+    assert seqs == [1, 2, 3, 4, 5]
+
+    # The shared timer: Alice starts it, Bob's clock runs too.
+    alice.click("[data-timer=start]")
+    expect(bob.locator("#timer-phase")).to_have_text("focus (running)", timeout=15_000)
