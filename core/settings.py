@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # Chat sends per user: a steady rate and a burst (token bucket in the gateway).
     chat_rate_per_s: float = Field(default=10.0, gt=0)
     chat_burst: int = Field(default=20, ge=1)
+    # Presence lasts this long after the last heartbeat (or socket open).
+    presence_ttl_s: int = Field(default=300, ge=1)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -52,8 +52,9 @@ GATEWAY_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 router = APIRouter()
 
-MAX_FRAME_BYTES = 16_384
+MAX_FRAME_BYTES = 65_536
 MAX_ERRORS = 50  # malformed frames tolerated per connection before it is closed as abuse
+MAX_RATE_LIMITED = 50  # sends refused for the rate limit before a flood is closed as abuse
 RESUME_PAGE = 500
 SEND_QUEUE = 1000  # frames buffered per socket before it is dropped as too slow
 ACK_KEY_TTL_S = 24 * 3600
@@ -94,6 +95,7 @@ class Connection:
         self.rooms: set[int] = set()
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=SEND_QUEUE)
         self.errors = 0
+        self.rate_limited = 0
 
     def push(self, frame: str) -> bool:
         try:
@@ -248,6 +250,7 @@ class Gateway:
         await self._require_member(conn, frame.room_id)
         wait = conn.bucket.take()
         if wait:
+            conn.rate_limited += 1
             raise FrameError(
                 "rate_limited",
                 f"at most {self.res.settings.chat_rate_per_s:g} messages/s; retry in {wait:.1f}s",
@@ -325,7 +328,7 @@ class Gateway:
 
     async def on_heartbeat(self, conn: Connection, frame: Heartbeat) -> None:
         del frame
-        await presence.refresh(self.res.redis, conn.user_id)
+        await presence.refresh(self.res.redis, conn.user_id, self.res.settings.presence_ttl_s)
         conn.send({"type": "heartbeat_ack"})
 
     async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
@@ -342,10 +345,13 @@ class Gateway:
 
     async def serve(self, conn: Connection) -> None:
         writer = asyncio.get_running_loop().create_task(conn.writer())
-        conn.send({"type": "welcome", "user_id": conn.user_id, "gateway": GATEWAY_ID})
         await self.add_user(conn)
-        if await presence.socket_opened(self.res.redis, conn.user_id):
+        if await presence.socket_opened(
+            self.res.redis, conn.user_id, self.res.settings.presence_ttl_s
+        ):
             self._announce(conn.user_id, "online")
+        # Welcome last: once a client has it, its presence and user channel are in place.
+        conn.send({"type": "welcome", "user_id": conn.user_id, "gateway": GATEWAY_ID})
         try:
             while True:
                 text = await conn.websocket.receive_text()
@@ -357,6 +363,9 @@ class Gateway:
                 await self.handle_text(conn, text)
                 if conn.errors > MAX_ERRORS:
                     await conn.websocket.close(code=1008, reason="too many malformed frames")
+                    return
+                if conn.rate_limited > MAX_RATE_LIMITED:
+                    await conn.websocket.close(code=1008, reason="flooding past the rate limit")
                     return
         except WebSocketDisconnect:
             pass

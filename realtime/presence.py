@@ -19,7 +19,7 @@ from sqlalchemy import select
 from core.db.models import Friendship, RoomParticipant
 from core.db.sharding import AsyncShardRouter
 
-PRESENCE_TTL_S = 300
+DEFAULT_TTL_S = 300
 MAX_FRIENDS_NOTIFIED = 5000
 
 Status = Literal["online", "offline"]
@@ -45,19 +45,19 @@ async def statuses(redis: aioredis.Redis, user_ids: Iterable[int]) -> dict[int, 
     return {u: ("online" if v else "offline") for u, v in zip(ids, values, strict=True)}
 
 
-async def refresh(redis: aioredis.Redis, user_id: int) -> None:
+async def refresh(redis: aioredis.Redis, user_id: int, ttl_s: int = DEFAULT_TTL_S) -> None:
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.set(presence_key(user_id), "online", ex=PRESENCE_TTL_S)
-        pipe.expire(sockets_key(user_id), PRESENCE_TTL_S)
+        pipe.set(presence_key(user_id), "online", ex=ttl_s)
+        pipe.expire(sockets_key(user_id), ttl_s)
         await pipe.execute()
 
 
-async def socket_opened(redis: aioredis.Redis, user_id: int) -> bool:
+async def socket_opened(redis: aioredis.Redis, user_id: int, ttl_s: int = DEFAULT_TTL_S) -> bool:
     """Count a socket; True if the user just came online."""
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(sockets_key(user_id))
-        pipe.expire(sockets_key(user_id), PRESENCE_TTL_S)
-        pipe.set(presence_key(user_id), "online", ex=PRESENCE_TTL_S)
+        pipe.expire(sockets_key(user_id), ttl_s)
+        pipe.set(presence_key(user_id), "online", ex=ttl_s)
         count, _, _ = await pipe.execute()
     return int(count) == 1
 

@@ -16,7 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from core.settings import Settings
 from tests.conftest import require
-from tests.utils.api import People, Person
+from tests.utils.api import People, Person, live_api
 
 pytestmark = pytest.mark.integration
 
@@ -337,3 +337,48 @@ def test_room_changes_reach_subscribers(api_url: str, people: People) -> None:
         assert timer["room"]["timer"]["status"] == "running"
         bob.http.post(f"/rooms/{room_id}/leave")
         assert until(a, {"type": "room", "event": "left"})["room"]["participant_count"] == 1
+
+
+def test_a_frame_over_64_kib_closes_with_1009(api_url: str, people: People) -> None:
+    alice = people.register()
+    with socket(api_url, alice) as ws:
+        until(ws, {"type": "welcome"})
+        with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 - send, then read the close
+            ws.send(json.dumps({"type": "heartbeat", "pad": "x" * 65_536}))
+            for _ in range(10):
+                ws.recv(timeout=20)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+
+
+def test_a_flood_past_the_rate_limit_closes_with_1008(api_url: str, people: People) -> None:
+    alice = people.register()
+    room_id = _room(alice)
+    with socket(api_url, alice) as ws:
+        until(ws, {"type": "welcome"})
+        with pytest.raises(ConnectionClosed) as closed:  # noqa: PT012 - send, then read the close
+            for n in range(150):
+                send(ws, type="send", room_id=room_id, client_msg_id=f"flood-{n}", body="x")
+            for _ in range(300):
+                ws.recv(timeout=20)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+
+
+def test_presence_turns_offline_after_the_ttl_without_heartbeats(
+    api_settings: Settings, people: People
+) -> None:
+    quick = api_settings.model_copy(update={"presence_ttl_s": 2})
+    alice, watcher = people.register(), people.register()
+
+    def status() -> str:
+        return str(watcher.http.get(f"/users/{alice.id}/presence").json()["status"])
+
+    with live_api(quick) as url, socket(url, alice) as ws:
+        until(ws, {"type": "welcome"})
+        assert status() == "online"
+        time.sleep(3)  # no heartbeat: the TTL runs out although the socket is open
+        assert status() == "offline"
+        send(ws, type="heartbeat")
+        until(ws, {"type": "heartbeat_ack"})
+        assert status() == "online"

@@ -82,6 +82,8 @@ def test_two_people_chat_and_a_reload_misses_nothing(
     )
     bob.type("#body", "typing…")
     expect(alice.locator("#typing")).to_contain_text(f"bob{tag} is typing", timeout=10_000)
+    # Typing expires by itself (about 5 s after the last keystroke).
+    expect(alice.locator("#typing")).to_have_text("", timeout=10_000)
     bob.fill("#body", "")
     _say(bob, "hi alice")
     expect(alice.locator("#messages li[data-seq]", has_text="hi alice")).to_be_visible(
