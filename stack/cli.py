@@ -123,6 +123,8 @@ def _print_addresses() -> None:
                 f"  InfluxDB       {s.influx_url}  (db {s.influx_database})",
                 f"  Flink UI       {s.flink_rest_url}",
                 f"  API            http://{s.api_host}:{s.api_port}  (docs: /docs)",
+                f"  Web client     http://{s.api_host}:{s.api_port}/app/",
+                f"  Chat socket    ws://{s.api_host}:{s.api_port}/ws?token=<JWT>",
                 "  logs           studyhub stack logs <service>   stop: make down",
             ]
         )
