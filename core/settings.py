@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # Python UDF bundles flush after this many ms; the default 1000 ms puts a second of latency
     # on every record, 1-5 ms costs no throughput (measured, see docs/flink.md).
     flink_bundle_time_ms: int = 5
+    flink_buffer_timeout_ms: int = 5
 
     jwt_secret: SecretStr
     jwt_ttl_minutes: int = Field(default=24 * 60, ge=1)
