@@ -37,6 +37,10 @@ class ApiService(Service):
             "--http",
             "httptools",
             "--no-access-log",
+            # Per-message deflate halves fan-out throughput (measured on this machine) and chat
+            # frames are small; browsers would otherwise negotiate it.
+            "--ws-per-message-deflate",
+            "false",
             # INFO would log every WebSocket URL, and with it the token in its query string.
             "--log-level",
             "warning",
