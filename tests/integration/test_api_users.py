@@ -116,10 +116,15 @@ def test_auth_is_rate_limited_per_ip(api_settings: Settings) -> None:
     with live_api(strict) as url:
         codes = [
             httpx.post(f"{url}/auth/token", data={"username": "nobody", "password": "whatever1"})
-            for _ in range(5)
+            for _ in range(8)
         ]
-    assert [r.status_code for r in codes] == [401, 401, 401, 429, 429]
-    limited = codes[-1]
+    statuses = [r.status_code for r in codes]
+    # Fixed one-minute windows: if a window ends during the run, the count starts again, so
+    # 8 tries always see the limit bite, whatever the second they start at.
+    assert statuses[:3] == [401, 401, 401]
+    assert set(statuses) == {401, 429}
+    assert statuses.count(401) <= 6
+    limited = codes[statuses.index(429)]
     _error(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["Retry-After"]) <= 61
 
@@ -133,9 +138,11 @@ def test_requests_are_rate_limited_per_user(api_settings: Settings, people: Peop
     with live_api(strict) as url:
         codes = [
             httpx.get(f"{url}/users/me", headers={"Authorization": token}).status_code
-            for _ in range(3)
+            for _ in range(6)
         ]
-    assert codes == [200, 200, 429]
+    assert codes[:2] == [200, 200]
+    assert 429 in codes
+    assert codes.count(200) <= 4  # at most two windows' worth
 
 
 def test_openapi_and_docs_are_served(api_url: str) -> None:

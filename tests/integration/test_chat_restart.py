@@ -99,7 +99,7 @@ def test_restore_from_checkpoint_mid_stream_loses_and_duplicates_nothing(
             )
             produce_sync(producer, event, topic=topic)  # returns once Kafka holds it: the ack
             acked.append(event.message_id)
-            time.sleep(0.01)
+            time.sleep(0.03)  # ~10 s of sending: the cancel lands well inside it
 
     try:
         _wait(lambda: job_state(settings, first) == "RUNNING", "the job to run")
