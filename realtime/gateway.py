@@ -128,8 +128,14 @@ class Gateway:
         self._listener: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self.lapsed: set[int] = set()  # connected, but their presence expired (no heartbeat)
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -186,6 +192,9 @@ class Gateway:
                 await self.pubsub.unsubscribe(f"room:{room_id}:messages")
 
     async def add_user(self, conn: Connection) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        self.lapsed.discard(conn.user_id)  # a new socket sets presence again
         async with self._lock:
             local = self.users.setdefault(conn.user_id, set())
             if not local:
@@ -202,6 +211,7 @@ class Gateway:
             local.discard(conn)
             if not local:
                 del self.users[conn.user_id]
+                self.lapsed.discard(conn.user_id)
                 await self.pubsub.unsubscribe(user_channel(conn.user_id))
 
     def _announce(self, user_id: int, status: presence.Status) -> None:
@@ -329,7 +339,28 @@ class Gateway:
     async def on_heartbeat(self, conn: Connection, frame: Heartbeat) -> None:
         del frame
         await presence.refresh(self.res.redis, conn.user_id, self.res.settings.presence_ttl_s)
+        if conn.user_id in self.lapsed:
+            self.lapsed.discard(conn.user_id)
+            self._announce(conn.user_id, "online")
         conn.send({"type": "heartbeat_ack"})
+
+    async def _sweep(self) -> None:
+        """Announce users whose presence ran out (no heartbeat) while their socket is open."""
+        interval = max(0.5, self.res.settings.presence_ttl_s / 10)
+        while True:
+            await asyncio.sleep(interval)
+            users = [u for u in self.users if u not in self.lapsed]
+            if not users:
+                continue
+            try:
+                found = await presence.statuses(self.res.redis, users)
+            except Exception:  # Redis away for a moment: try again next round
+                log.exception("presence sweep failed")
+                continue
+            for user_id, status in found.items():
+                if status == "offline":
+                    self.lapsed.add(user_id)
+                    self._announce(user_id, "offline")
 
     async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
         handlers: dict[type, Callable[[Connection, Any], Awaitable[None]]] = {

@@ -369,16 +369,22 @@ def test_presence_turns_offline_after_the_ttl_without_heartbeats(
     api_settings: Settings, people: People
 ) -> None:
     quick = api_settings.model_copy(update={"presence_ttl_s": 2})
-    alice, watcher = people.register(), people.register()
+    alice, bob = people.register(), people.register()
+    _befriend(alice, bob)
 
     def status() -> str:
-        return str(watcher.http.get(f"/users/{alice.id}/presence").json()["status"])
+        return str(bob.http.get(f"/users/{alice.id}/presence").json()["status"])
 
-    with live_api(quick) as url, socket(url, alice) as ws:
-        until(ws, {"type": "welcome"})
-        assert status() == "online"
-        time.sleep(3)  # no heartbeat: the TTL runs out although the socket is open
+    with live_api(quick) as url, socket(url, bob) as b, socket(url, alice) as a:
+        until(a, {"type": "welcome"})
+        assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "online"
+        # Bob keeps his presence alive; Alice sends no heartbeat although her socket is open.
+        for _ in range(4):
+            time.sleep(1)
+            send(b, type="heartbeat")
         assert status() == "offline"
-        send(ws, type="heartbeat")
-        until(ws, {"type": "heartbeat_ack"})
+        assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "offline"
+        send(a, type="heartbeat")
+        until(a, {"type": "heartbeat_ack"})
         assert status() == "online"
+        assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "online"
