@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import and_, delete, func, or_, select, union
+from sqlalchemy import delete, func, select, union
 from sqlalchemy.dialects.mysql import insert
 
 from api.actions.buddy_matching import Candidate, Slot, rank
-from api.actions.social import blocked_between, lock_pair
+from api.actions.social import blocked_between, lock_pair, refuse_pending_between
 from api.deps import Resources
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.buddies import (
@@ -163,26 +163,7 @@ async def send_request(res: Resources, me: int, to: int, message: str | None) ->
             raise Forbidden(f"cannot ask user {to}: {who}", code="blocked")
         if await session.get(StudyBuddy, (me, to)) is not None:
             raise Conflict(f"you and user {to} are already study buddies", code="already_buddies")
-        pending = (
-            await session.scalars(
-                select(BuddyRequest).where(
-                    BuddyRequest.status == "pending",
-                    or_(
-                        and_(BuddyRequest.from_user_id == me, BuddyRequest.to_user_id == to),
-                        and_(BuddyRequest.from_user_id == to, BuddyRequest.to_user_id == me),
-                    ),
-                )
-            )
-        ).first()
-        if pending is not None:
-            if pending.from_user_id == me:
-                raise Conflict(
-                    f"you already asked user {to} (request {pending.id})", code="duplicate_request"
-                )
-            raise Conflict(
-                f"user {to} already asked you: accept request {pending.id}",
-                code="reverse_request_pending",
-            )
+        await refuse_pending_between(session, BuddyRequest, me, to)
         request = BuddyRequest(
             id=res.ids.next_id(),
             from_user_id=me,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import Select, and_, delete, func, or_, select, union, union_all, update
 from sqlalchemy.dialects.mysql import insert
@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from api.deps import Resources
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.social import FriendOut, SuggestedFriendOut
-from core.db.models import FriendRequest, Friendship, User, UserBlock
+from core.db.models import BuddyRequest, FriendRequest, Friendship, User, UserBlock
 from core.events import FriendAccepted, FriendRemoved, FriendRequested, UserBlocked
 
 
@@ -58,6 +58,36 @@ async def are_friends(session: AsyncSession, a: int, b: int) -> bool:
     return await session.get(Friendship, (a, b)) is not None
 
 
+PairRequest = TypeVar("PairRequest", FriendRequest, BuddyRequest)
+
+
+async def refuse_pending_between(
+    session: AsyncSession, model: type[PairRequest], me: int, to: int
+) -> None:
+    """409 if a pending request of this kind exists between the two, either way."""
+    pending = (
+        await session.scalars(
+            select(model).where(
+                model.status == "pending",
+                or_(
+                    and_(model.from_user_id == me, model.to_user_id == to),
+                    and_(model.from_user_id == to, model.to_user_id == me),
+                ),
+            )
+        )
+    ).first()
+    if pending is None:
+        return
+    if pending.from_user_id == me:
+        raise Conflict(
+            f"you already asked user {to} (request {pending.id})", code="duplicate_request"
+        )
+    raise Conflict(
+        f"user {to} already asked you: accept request {pending.id}",
+        code="reverse_request_pending",
+    )
+
+
 async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
     if to == me:
         raise Unprocessable("to_user_id: you cannot send a friend request to yourself")
@@ -70,26 +100,7 @@ async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
             raise Forbidden(f"user {to} does not accept requests from you", code="blocked")
         if await are_friends(session, me, to):
             raise Conflict(f"you and user {to} are already friends", code="already_friends")
-        pending = (
-            await session.scalars(
-                select(FriendRequest).where(
-                    FriendRequest.status == "pending",
-                    or_(
-                        and_(FriendRequest.from_user_id == me, FriendRequest.to_user_id == to),
-                        and_(FriendRequest.from_user_id == to, FriendRequest.to_user_id == me),
-                    ),
-                )
-            )
-        ).first()
-        if pending is not None:
-            if pending.from_user_id == me:
-                raise Conflict(
-                    f"you already asked user {to} (request {pending.id})", code="duplicate_request"
-                )
-            raise Conflict(
-                f"user {to} already sent you a request: accept request {pending.id}",
-                code="reverse_request_pending",
-            )
+        await refuse_pending_between(session, FriendRequest, me, to)
         request = FriendRequest(
             id=res.ids.next_id(),
             from_user_id=me,
