@@ -1,5 +1,5 @@
 # One command per chore, the same locally and in CI. Each installs what it needs.
-.PHONY: up down test lint status reset help
+.PHONY: up down test lint status reset help bench
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,3 +21,7 @@ lint:  ## ruff and mypy (strict)
 
 reset:  ## Stop everything and delete all local data
 	@.venv/bin/studyhub stack reset
+
+PROFILE ?= quick
+bench:  ## Benchmark against the running stack (make up first); PROFILE=quick|full
+	@.venv/bin/python -m bench.run --profile $(PROFILE)

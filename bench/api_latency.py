@@ -61,6 +61,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def quantiles(values: list[float], points: int = 101) -> list[float]:
+    """The latency at 0%, 1%, ..., 100%: enough to draw a CDF without every sample."""
+    return (
+        [round(percentile(values, 100 * i / (points - 1)), 3) for i in range(points)]
+        if values
+        else []
+    )
+
+
 def summarise(values: list[float]) -> dict[str, float]:
     return {
         "count": len(values),
@@ -104,6 +113,7 @@ class Report:
     errors: dict[str, dict[int, int]]
     throughput: dict[str, float]
     api_cpu_seconds: float | None
+    quantiles: dict[str, list[float]] = field(default_factory=dict)
     kind: str = "api_latency"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -211,6 +221,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         errors=samples.errors,
         throughput={"requests_per_s": round(total / elapsed, 1), "elapsed_s": round(elapsed, 2)},
         api_cpu_seconds=api_cpu,
+        quantiles={name: quantiles(v) for name, v in sorted(samples.latencies_ms.items())},
     )
 
 

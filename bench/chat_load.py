@@ -32,7 +32,7 @@ from rich.progress import Progress
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.security import create_token
-from bench.api_latency import percentile
+from bench.api_latency import percentile, quantiles
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 
@@ -66,6 +66,7 @@ class Report:
     processes: dict[str, dict[str, float]]
     errors: dict[str, int]
     per_second: list[tuple[int, int, int]]
+    quantiles: dict[str, list[float]] = field(default_factory=dict)
     kind: str = "chat_load"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -266,6 +267,7 @@ async def run_load(args: argparse.Namespace, settings: Settings) -> Report:  # n
         },
         errors=run.errors,
         per_second=run.per_second,
+        quantiles={"send_ack": quantiles(run.ack_ms), "delivery": quantiles(run.delivery_ms)},
     )
 
 
