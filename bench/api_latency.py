@@ -18,7 +18,6 @@ import asyncio
 import json
 import logging
 import random
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,12 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psutil
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import create_engine, text
 
 from api.security import create_token
+from bench.stats import quantiles, stack_process, summarise, tree_usage
 from core.settings import REPO_ROOT, Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -51,34 +50,6 @@ class Samples:
         else:
             bucket = self.errors.setdefault(name, {})
             bucket[status] = bucket.get(status, 0) + 1
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
-
-
-def quantiles(values: list[float], points: int = 101) -> list[float]:
-    """The latency at 0%, 1%, ..., 100%: enough to draw a CDF without every sample."""
-    return (
-        [round(percentile(values, 100 * i / (points - 1)), 3) for i in range(points)]
-        if values
-        else []
-    )
-
-
-def summarise(values: list[float]) -> dict[str, float]:
-    return {
-        "count": len(values),
-        "p50": round(percentile(values, 50), 2),
-        "p95": round(percentile(values, 95), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2) if values else float("nan"),
-        "mean": round(statistics.fmean(values), 2) if values else float("nan"),
-    }
 
 
 def sample_users(settings: Settings, count: int, seed: int) -> tuple[list[int], int, int]:
@@ -181,8 +152,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         queue: asyncio.Queue[str] = asyncio.Queue()
         for kind in plan:
             queue.put_nowait(kind)
-        api_process = _find_api_process(settings)
-        cpu_before = _tree_cpu(api_process)
+        api_process = stack_process(settings, "api")
+        cpu_before = tree_usage(api_process)[0] if api_process else None
         began = time.perf_counter()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("requests", total=len(plan))
@@ -195,7 +166,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - began
-        cpu_after = _tree_cpu(api_process)
+        cpu_after = tree_usage(api_process)[0] if api_process else None
 
         for room in rooms:
             await client.delete(f"/rooms/{room}", headers=owner_auth)
@@ -223,28 +194,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         api_cpu_seconds=api_cpu,
         quantiles={name: quantiles(v) for name, v in sorted(samples.latencies_ms.items())},
     )
-
-
-def _tree_cpu(process: psutil.Process | None) -> float | None:
-    """CPU seconds of the API's master process and its workers."""
-    if process is None:
-        return None
-    total = 0.0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            times = member.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
-def _find_api_process(settings: Settings) -> psutil.Process | None:
-    pid_file = settings.stack_dir / "run" / "api.pid"
-    try:
-        return psutil.Process(int(pid_file.read_text().split()[0]))
-    except (FileNotFoundError, ValueError, psutil.Error):
-        return None
 
 
 def write_report(report: Report) -> Path:

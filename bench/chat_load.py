@@ -32,7 +32,7 @@ from rich.progress import Progress
 from websockets.asyncio.client import ClientConnection, connect
 
 from api.security import create_token
-from bench.api_latency import percentile, quantiles
+from bench.stats import quantiles, stack_process, summarise, tree_usage
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 
@@ -71,33 +71,13 @@ class Report:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
-def summarise(values: list[float]) -> dict[str, float]:
-    return {
-        "count": len(values),
-        "p50": round(percentile(values, 50), 2),
-        "p95": round(percentile(values, 95), 2),
-        "p99": round(percentile(values, 99), 2),
-        "max": round(max(values), 2) if values else float("nan"),
-    }
-
-
 def stack_processes(settings: Settings) -> dict[str, psutil.Process]:
     found: dict[str, psutil.Process] = {"load-generator": psutil.Process()}
     for name in ("api", "flink-taskmanager", "kafka", "redis", "mariadb-0", "mariadb-1"):
-        with contextlib.suppress(FileNotFoundError, ValueError, psutil.Error):
-            pid = int((settings.stack_dir / "run" / f"{name}.pid").read_text().split()[0])
-            found[name] = psutil.Process(pid)
+        process = stack_process(settings, name)
+        if process is not None:
+            found[name] = process
     return found
-
-
-def tree_usage(process: psutil.Process) -> tuple[float, int]:
-    cpu, rss = 0.0, 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = member.cpu_times()
-            cpu += times.user + times.system + getattr(times, "children_user", 0.0)
-            rss += member.memory_info().rss
-    return cpu, rss
 
 
 async def reader(

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.actions.users import escape_like
 from api.deps import Resources
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
@@ -81,8 +82,7 @@ async def list_groups(
     if subject:
         statement = statement.where(DiscussionGroup.subject == subject.lower())
     if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(DiscussionGroup.name.like(escaped + "%"))
+        statement = statement.where(DiscussionGroup.name.like(escape_like(query) + "%"))
     if before is not None:
         statement = statement.where(DiscussionGroup.id < before)
     async with res.db.directory()() as session:

@@ -12,7 +12,7 @@ from api.security import hash_password, verify_password
 from core.db.models import StudyProfile, StudyProfileSubject, User, UserBlock
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -71,7 +71,7 @@ async def search_users(
     res: Resources, *, viewer_id: int, query: str, after: str | None, limit: int
 ) -> list[User]:
     """Prefix search on username and display name, minus anyone who blocked the viewer."""
-    prefix = _escape_like(query) + "%"
+    prefix = escape_like(query) + "%"
     blocked_viewer = select(UserBlock.blocker_id).where(UserBlock.blocked_id == viewer_id)
     statement = (
         select(User)

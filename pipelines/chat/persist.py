@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import urllib.request
 from typing import Any
 
 from pyflink.common import Configuration, Types, WatermarkStrategy
@@ -36,20 +35,6 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "chat-persist"
 CONSUMER_GROUP = "chat-persist"
-
-
-def running_job_id(settings: Settings, name: str = JOB_NAME) -> str | None:
-    with urllib.request.urlopen(f"{settings.flink_rest_url}/jobs/overview", timeout=5) as r:  # noqa: S310
-        jobs: list[dict[str, Any]] = json.load(r)["jobs"]
-    for job in jobs:
-        if job["name"] == name and job["state"] in (
-            "RUNNING",
-            "CREATED",
-            "INITIALIZING",
-            "RESTARTING",
-        ):
-            return str(job["jid"])
-    return None
 
 
 def build_and_submit(
@@ -121,13 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--topic", default=CHAT_MESSAGES, help="source topic (tests use their own)")
     parser.add_argument("--name", default=JOB_NAME, help="Flink job name")
-    parser.add_argument("--if-not-running", action="store_true", help="do nothing if it runs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = get_settings()
-    if args.if_not_running and (job := running_job_id(settings, args.name)):
-        print(f"{args.name} already running: {job}")  # noqa: T201 - CLI output
-        return
     print(f"{args.name} submitted: {build_and_submit(settings, topic=args.topic, name=args.name)}")  # noqa: T201
 
 

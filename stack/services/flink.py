@@ -32,10 +32,14 @@ def ensure_connector_jars(settings: Settings) -> list[Path]:
     return sorted(directory.glob("*.jar"))
 
 
-def _rest(settings: Settings, path: str) -> Any:
-    url = f"{settings.flink_rest_url}{path}"
-    with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback URL
-        return json.load(response)
+def flink_rest(settings: Settings, path: str, *, method: str = "GET", timeout: float = 5) -> Any:
+    """One call of the JobManager's REST API; the reply's JSON (``{}`` when it has none)."""
+    request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
+        f"{settings.flink_rest_url}{path}", method=method
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        body = response.read()
+    return json.loads(body) if body else {}
 
 
 def _default_java_opts() -> str:
@@ -135,7 +139,7 @@ class _FlinkProcess(Service):
         return ["bash", str(home / "bin" / f"{self.role}.sh"), "start-foreground"], env
 
     def version(self) -> str:
-        return str(_rest(self.settings, "/config")["flink-version"])
+        return str(flink_rest(self.settings, "/config")["flink-version"])
 
 
 class FlinkJobManager(_FlinkProcess):
@@ -151,7 +155,7 @@ class FlinkJobManager(_FlinkProcess):
         return [self.settings.flink_jobmanager_rpc_port]
 
     def healthy(self) -> bool:
-        return "flink-version" in _rest(self.settings, "/config")
+        return "flink-version" in flink_rest(self.settings, "/config")
 
 
 class FlinkTaskManager(_FlinkProcess):
@@ -167,5 +171,5 @@ class FlinkTaskManager(_FlinkProcess):
         return []  # its data and RPC ports are ephemeral
 
     def healthy(self) -> bool:
-        overview = _rest(self.settings, "/overview")
+        overview = flink_rest(self.settings, "/overview")
         return int(overview.get("taskmanagers", 0)) >= 1 and int(overview["slots-total"]) >= 1

@@ -7,27 +7,18 @@ cluster stops (the Kafka offsets it committed at its last checkpoint are where i
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
-import time
-import urllib.request
-from typing import Any
 
 from core.settings import REPO_ROOT, Settings
 from stack.errors import StackError
 from stack.install import FLINK_VENV, flink_home, java_home
 from stack.process import run, wait_until
 from stack.services.base import Service, ServiceStatus
+from stack.services.flink import flink_rest
 
 log = logging.getLogger(__name__)
-
-
-def _jobs(settings: Settings) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(f"{settings.flink_rest_url}/jobs/overview", timeout=5) as r:  # noqa: S310
-        jobs: list[dict[str, Any]] = json.load(r)["jobs"]
-    return jobs
 
 
 def submit_job(
@@ -75,52 +66,19 @@ def submitted_job_id(cli_output: str) -> str:
     return match.group(1)
 
 
-def _rest(settings: Settings, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
-        f"{settings.flink_rest_url}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"},
-        method="POST" if body is not None else "GET",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.load(response)
-
-
-def stop_with_savepoint(
-    settings: Settings, job_id: str, directory: str, timeout: float = 60
-) -> str:
-    """Stop a job with a savepoint; returns the savepoint's location."""
-    trigger = _rest(
-        settings, f"/jobs/{job_id}/stop", {"targetDirectory": directory, "drain": False}
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = _rest(settings, f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
-        if status["status"]["id"] == "COMPLETED":
-            operation = status.get("operation", {})
-            if "location" in operation:
-                return str(operation["location"])
-            raise StackError(f"savepoint of {job_id} failed: {operation}", "see the Flink UI")
-        time.sleep(0.5)
-    raise StackError(f"savepoint of {job_id} took over {timeout:.0f}s", "see the Flink UI")
-
-
 def latest_checkpoint(settings: Settings, job_id: str) -> str | None:
     """The location of the job's newest completed checkpoint, if it kept one."""
-    latest = _rest(settings, f"/jobs/{job_id}/checkpoints").get("latest", {}).get("completed")
+    checkpoints = flink_rest(settings, f"/jobs/{job_id}/checkpoints")
+    latest = checkpoints.get("latest", {}).get("completed")
     return str(latest["external_path"]) if latest and latest.get("external_path") else None
 
 
 def cancel_job(settings: Settings, job_id: str) -> None:
-    request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
-        f"{settings.flink_rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
-    )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-        pass
+    flink_rest(settings, f"/jobs/{job_id}?mode=cancel", method="PATCH", timeout=10)
 
 
 def job_state(settings: Settings, job_id: str) -> str:
-    return str(_rest(settings, f"/jobs/{job_id}")["state"])
+    return str(flink_rest(settings, f"/jobs/{job_id}")["state"])
 
 
 class FlinkJob(Service):
@@ -145,7 +103,7 @@ class FlinkJob(Service):
 
     def job_id(self) -> str | None:
         try:
-            jobs = _jobs(self.settings)
+            jobs = flink_rest(self.settings, "/jobs/overview")["jobs"]
         except OSError:
             return None
         for job in jobs:
@@ -172,11 +130,7 @@ class FlinkJob(Service):
         job_id = self.job_id()
         if job_id is None:
             return False
-        request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
-            f"{self.settings.flink_rest_url}/jobs/{job_id}?mode=cancel", method="PATCH"
-        )
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-            pass
+        cancel_job(self.settings, job_id)
         return True
 
     def status(self) -> ServiceStatus:
