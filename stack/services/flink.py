@@ -32,14 +32,24 @@ def ensure_connector_jars(settings: Settings) -> list[Path]:
     return sorted(directory.glob("*.jar"))
 
 
-def flink_rest(settings: Settings, path: str, *, method: str = "GET", timeout: float = 5) -> Any:
+def flink_rest(
+    settings: Settings,
+    path: str,
+    *,
+    method: str = "GET",
+    timeout: float = 5,
+    body: dict[str, Any] | None = None,
+) -> Any:
     """One call of the JobManager's REST API; the reply's JSON (``{}`` when it has none)."""
     request = urllib.request.Request(  # noqa: S310 - loopback URL from settings
-        f"{settings.flink_rest_url}{path}", method=method
+        f"{settings.flink_rest_url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={} if body is None else {"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-        body = response.read()
-    return json.loads(body) if body else {}
+        reply = response.read()
+    return json.loads(reply) if reply else {}
 
 
 def _default_java_opts() -> str:
@@ -133,6 +143,8 @@ class _FlinkProcess(Service):
             "FLINK_LIB_DIR": str(lib_dir),
             "FLINK_CONF_DIR": str(self.conf_dir),
             "FLINK_LOG_DIR": str(self.settings.stack_dir / "logs"),
+            # flink-daemon.sh keeps a pid list in /tmp by default, shared by every checkout.
+            "FLINK_PID_DIR": str(self.settings.stack_dir / "run"),
             "JAVA_HOME": java_home(),
             "FLINK_HOME": str(home),
         }
