@@ -106,6 +106,17 @@ class RoomRow:
     visibility: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChatRow:
+    room_id: int
+    seq: int
+    message_id: int
+    sender_id: int
+    client_msg_id: str
+    body: str
+    created_at: str  # "YYYY-MM-DD HH:MM:SS.ffffff", UTC
+
+
 @dataclass
 class TableStats:
     rows: int = 0
@@ -240,6 +251,31 @@ class BulkLoader:
         for shard, values in sorted(by_shard.items()):
             with self._transaction(shard) as cursor:
                 self._load_rows(cursor, "study_rooms", columns, values)
+        return len(rows)
+
+    def chat_messages(self, rows: Sequence[ChatRow]) -> int:
+        """Chat history (for example, for the benchmark's history pages), on each room's shard.
+
+        The persistence job owns seq in production; a loader writing history must give every
+        room a gap-free seq from 1 itself, or resume and history pages will see holes.
+        """
+        by_shard: dict[int, list[tuple[Value, ...]]] = defaultdict(list)
+        for r in rows:
+            by_shard[shard_for_room(r.room_id, self.settings.mysql_shards)].append(
+                (r.room_id, r.seq, r.message_id, r.sender_id, r.client_msg_id, r.body, r.created_at)
+            )
+        columns = (
+            "room_id",
+            "seq",
+            "message_id",
+            "sender_id",
+            "client_msg_id",
+            "body",
+            "created_at",
+        )
+        for shard, values in sorted(by_shard.items()):
+            with self._transaction(shard) as cursor:
+                self._load_rows(cursor, "chat_messages", columns, values)
         return len(rows)
 
     # -- machinery ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from bench.populate import PopulateError, populate
 from bench.population import Population, PopulationConfig
@@ -22,6 +22,7 @@ from ingest.bulk import (
     LOAD_METHODS,
     BulkLoader,
     BulkLoadError,
+    ChatRow,
     LoadMethod,
     StudyProfileRow,
     UserRow,
@@ -213,6 +214,59 @@ def test_a_chunk_with_a_duplicate_is_refused_and_rolled_back(
         assert loader.friendships(np.array([first]), np.array([second])) == 1
     assert population_counts(clean, GENERATOR_ID)["users"] == 1
     assert not _scalar(clean, "SELECT COUNT(*) FROM users WHERE id = :id", id=second)
+
+
+@pytest.mark.parametrize("method", LOAD_METHODS)
+def test_chat_history_lands_on_each_rooms_shard_in_seq_order(
+    settings: Settings, clean: ShardRouter, method: LoadMethod
+) -> None:
+    ids = IdGenerator(GENERATOR_ID)
+    # Ids of a synthetic generator (no real room has one), three on every shard.
+    by_shard: dict[int, list[int]] = {shard: [] for shard in range(settings.mysql_shards)}
+    while any(len(found) < 3 for found in by_shard.values()):
+        room = ids.next_id()
+        found = by_shard[shard_for_room(room, settings.mysql_shards)]
+        if len(found) < 3:
+            found.append(room)
+    rooms = [room for found in by_shard.values() for room in found]
+    rows = [
+        ChatRow(
+            room,
+            seq,
+            ids.next_id(),
+            1,
+            f"bulk-{seq}",
+            f"line {seq}\twith tab",
+            "2026-01-02 03:04:05.123456",
+        )
+        for room in rooms
+        for seq in range(1, 31)
+    ]
+    try:
+        with BulkLoader(settings, method=method) as loader:
+            assert loader.chat_messages(rows) == len(rows)
+        for room in rooms:
+            shard = shard_for_room(room, settings.mysql_shards)
+            with clean.engine(shard).connect() as connection:
+                stored = connection.execute(
+                    text(
+                        "SELECT seq, body, created_at FROM chat_messages"
+                        " WHERE room_id = :r ORDER BY seq"
+                    ),
+                    {"r": room},
+                ).all()
+            assert [r[0] for r in stored] == list(range(1, 31))
+            assert stored[4][1] == "line 5\twith tab"
+            assert stored[0][2].microsecond == 123456
+    finally:
+        for shard in range(settings.mysql_shards):
+            with clean.engine(shard).begin() as connection:
+                connection.execute(
+                    text("DELETE FROM chat_messages WHERE room_id IN :rooms").bindparams(
+                        bindparam("rooms", expanding=True)
+                    ),
+                    {"rooms": rooms},
+                )
 
 
 def test_populate_refuses_to_load_over_a_population_unless_replacing(
