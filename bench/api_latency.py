@@ -1,7 +1,9 @@
-"""API latency under load: room join, room leave, friend list, friends of friends.
+"""API latency under load: room join and leave, history page, friend list, mutual friends, FoF.
 
 Runs in its own process against the API that `make up` started, as many signed-in users of the
-loaded population (bench.populate), with a fixed number of requests in flight:
+loaded population (bench.populate), with a fixed number of requests in flight. The bench rooms
+get a chat history first (``--history`` messages each, through the project's bulk loader), so
+a history page is a real 50-message page of a room the user has just joined:
 
     .venv/bin/python -m bench.api_latency --requests 4000 --concurrency 32
 
@@ -27,16 +29,25 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 
 from api.security import create_token
 from bench.stats import quantiles, stack_process, summarise, tree_usage
+from core.db.sharding import ShardRouter
+from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
+from ingest.bulk import BulkLoader, ChatRow
 
 log = logging.getLogger(__name__)
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
-SEED_TARGETS_MS = {"room_join": 200.0, "friend_list": 150.0, "friends_of_friends": 150.0}
+BENCH_HISTORY_GENERATOR = 1008  # message ids of seeded bench history (core.ids layout)
+SEED_TARGETS_MS = {
+    "room_join": 200.0,
+    "friend_list": 150.0,
+    "mutual_friends": 150.0,
+    "friends_of_friends": 150.0,
+}
 
 
 @dataclass
@@ -52,8 +63,11 @@ class Samples:
             bucket[status] = bucket.get(status, 0) + 1
 
 
-def sample_users(settings: Settings, count: int, seed: int) -> tuple[list[int], int, int]:
-    """Random users that have friends, plus the population's size and friendship rows."""
+def sample_users(
+    settings: Settings, count: int, seed: int
+) -> tuple[list[int], dict[int, int], int, int]:
+    """Random users that have friends, one friend of each (for mutual-friend queries), and the
+    population's size and friendship rows."""
     engine = create_engine(settings.mysql_url(0))
     try:
         with engine.connect() as connection:
@@ -71,9 +85,51 @@ def sample_users(settings: Settings, count: int, seed: int) -> tuple[list[int], 
                 .scalars()
                 .all()
             )
+            friend_of = (
+                {
+                    int(a): int(b)
+                    for a, b in connection.execute(
+                        text(
+                            "SELECT user1_id, MAX(user2_id) FROM friendships "
+                            "WHERE user1_id IN :ids GROUP BY user1_id"
+                        ).bindparams(bindparam("ids", expanding=True)),
+                        {"ids": list(ids)},
+                    )
+                }
+                if ids
+                else {}
+            )
     finally:
         engine.dispose()
-    return [int(i) for i in ids], users, rows
+    return [int(i) for i in ids], friend_of, users, rows
+
+
+def seed_history(settings: Settings, rooms: list[int], per_room: int, author: int) -> int:
+    """``per_room`` messages in each bench room, with seq 1..per_room, by the bulk loader."""
+    generator = IdGenerator(BENCH_HISTORY_GENERATOR)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows = [
+        ChatRow(room, seq, generator.next_id(), author, f"bench-{seq}", f"history {seq}", now)
+        for room in rooms
+        for seq in range(1, per_room + 1)
+    ]
+    with BulkLoader(settings) as loader:
+        return loader.chat_messages(rows)
+
+
+def drop_history(settings: Settings, rooms: list[int]) -> None:
+    router = ShardRouter(settings)
+    try:
+        for shard in range(settings.mysql_shards):
+            with router.engine(shard).begin() as connection:
+                connection.execute(
+                    text("DELETE FROM chat_messages WHERE room_id IN :rooms").bindparams(
+                        bindparam("rooms", expanding=True)
+                    ),
+                    {"rooms": rooms},
+                )
+    finally:
+        router.dispose()
 
 
 @dataclass
@@ -103,7 +159,7 @@ async def _create_rooms(client: httpx.AsyncClient, auth: dict[str, str], count: 
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: PLR0915 - one linear run, read top to bottom
-    users, population, friendship_rows = sample_users(settings, args.users, args.seed)
+    users, friend_of, population, friendship_rows = sample_users(settings, args.users, args.seed)
     if len(users) < 10:
         raise SystemExit(
             "error: the database holds almost no friendships; load a population first:\n"
@@ -121,6 +177,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         owner = users[0]
         owner_auth = {"Authorization": f"Bearer {tokens[owner]}"}
         rooms = await _create_rooms(client, owner_auth, args.rooms)
+        seeded = seed_history(settings, rooms, args.history, owner) if args.history else 0
 
         async def one(kind: str) -> None:
             uid = rng.choice(users)
@@ -130,6 +187,15 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
                 started = time.perf_counter()
                 response = await client.post(f"/rooms/{room}/join", headers=auth)
                 samples.record("room_join", started, response.status_code, {200})
+                if args.history:
+                    before = rng.randint(2, args.history + 1)
+                    started = time.perf_counter()
+                    response = await client.get(
+                        f"/rooms/{room}/messages",
+                        params={"before_seq": before, "limit": 50},
+                        headers=auth,
+                    )
+                    samples.record("history_page", started, response.status_code, {200})
                 started = time.perf_counter()
                 response = await client.post(f"/rooms/{room}/leave", headers=auth)
                 samples.record("room_leave", started, response.status_code, {200})
@@ -139,6 +205,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
                     f"/users/{uid}/friends", params={"limit": 50}, headers=auth
                 )
                 samples.record("friend_list", started, response.status_code, {200})
+            elif kind == "mutual":
+                started = time.perf_counter()
+                response = await client.get(
+                    f"/users/{uid}/friends/mutual/{friend_of[uid]}",
+                    params={"limit": 50},
+                    headers=auth,
+                )
+                samples.record("mutual_friends", started, response.status_code, {200})
             else:
                 started = time.perf_counter()
                 response = await client.get(
@@ -146,8 +220,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
                 )
                 samples.record("friends_of_friends", started, response.status_code, {200})
 
-        kinds = ["room", "friends", "fof"]
-        plan = [kinds[n % 3] for n in range(args.requests)]
+        kinds = ["room", "friends", "mutual", "fof"]
+        plan = [kinds[n % len(kinds)] for n in range(args.requests)]
         rng.shuffle(plan)
         queue: asyncio.Queue[str] = asyncio.Queue()
         for kind in plan:
@@ -170,6 +244,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
 
         for room in rooms:
             await client.delete(f"/rooms/{room}", headers=owner_auth)
+        if seeded:
+            drop_history(settings, rooms)
 
     total = sum(len(v) for v in samples.latencies_ms.values())
     api_cpu = (
@@ -183,6 +259,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
             "requests": args.requests,
             "concurrency": args.concurrency,
             "rooms": args.rooms,
+            "history_per_room": args.history,
             "sampled_users": len(users),
             "population_users": population,
             "friendship_rows": friendship_rows,
@@ -246,8 +323,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--rooms", type=int, default=100, help="rooms to join and leave (default 100)"
     )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=500,
+        help="messages seeded per room for history pages; 0 skips them (default 500)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args(argv)
+    if args.history < 0:
+        parser.error("--history must be 0 or more")
     for name in ("requests", "concurrency", "users", "rooms"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

@@ -1,13 +1,26 @@
-"""Chat under load: N WebSocket clients in R rooms, a steady send rate, one clock.
+"""Chat under load: N WebSocket clients in rooms, steady send rates, one clock, any target.
 
-    .venv/bin/python -m bench.chat_load --clients 1000 --rooms 50 --rate 200 --duration 30
+    .venv/bin/python -m bench.chat_load --clients 1000 --rooms 50 --rate 100 --duration 20
+    .venv/bin/python -m bench.chat_load --target centrifugo --sweep 200,400,800,1600
+    .venv/bin/python -m bench.chat_load --scale 1000,2000,5000,10000 --rate 100
 
-Runs in its own process (uvloop) against the stack `make up` started. Every client joins its
-room over REST and subscribes over /ws; senders are spread over the clients (each well under
-the per-user limit). For each message it records the send time (just before the frame goes
-out), the ack time (send_ack) and every recipient's receive time (delivery, one sample per
-recipient); the delivery rate is delivered / expected, where expected is the room's other
-subscribers. Writes bench/results/chat-<timestamp>.{json,md}.
+Runs in its own process (uvloop) against studyhub as `make up` started it, or against a peer
+(``--target bare|centrifugo``, which this process starts and stops). Every client opens one
+socket subscribed to its room; senders are spread over the clients (about 2 messages/s each,
+well under studyhub's per-user limit). For each message it records the send time (just before
+the frame goes out), the ack time (send_ack) and every other member's receive time (delivery,
+one sample per recipient), all on this process's perf_counter. The delivery rate is delivered /
+expected, where expected is the room's other subscribers.
+
+Phases run on the same connected clients:
+- the fixed phase: ``--rate`` for ``--duration`` seconds (the common rate peers are compared at);
+- the sweep (``--sweep``): rising rates for ``--step`` seconds each, stopping at the first rate
+  not sustained (delivery p95 >= 200 ms, delivery rate < 99.9 % or the rate not reached);
+- the scale curve (``--scale``, instead of the above): more clients at each level, the fixed
+  rate at each, with the gateway's memory per connection and CPU per 1k delivered messages/s.
+
+CPU seconds and peak RSS of every server process and of this generator are recorded per phase.
+Writes bench/results/chat-<target>-<timestamp>.{json,md}.
 """
 
 from __future__ import annotations
@@ -17,22 +30,21 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import httpx
 import psutil
 import uvloop
 from rich.console import Console
 from rich.progress import Progress
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
-from api.security import create_token
-from bench.stats import quantiles, stack_process, summarise, tree_usage
+from bench.stats import quantiles, summarise, tree_usage
+from bench.targets import TARGET_NAMES, Target, make_target
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 
@@ -40,254 +52,380 @@ log = logging.getLogger(__name__)
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
 BENCH_GENERATOR = 1010  # synthetic users of load runs: ids that no real row has
+SUSTAINED_P95_MS = 200.0  # the seed's delivery target: a sweep step passes below it
+SUSTAINED_DELIVERY_RATE = 0.999  # ... and delivers at least the seed's 99.9 %
 TARGETS_MS = {"send_ack": 25.0, "delivery": 50.0}  # issue 4's aims (the seed's: 100 and 200)
 
 
 @dataclass
-class Run:
+class Tally:
+    """One phase's accounting; late frames of an earlier phase land in that phase's tally."""
+
     sent_at: dict[str, float] = field(default_factory=dict)
-    room_of: dict[str, int] = field(default_factory=dict)
     sender_of: dict[str, int] = field(default_factory=dict)
+    pending_acks: set[str] = field(default_factory=set)
     ack_ms: list[float] = field(default_factory=list)
     delivery_ms: list[float] = field(default_factory=list)
     delivered: int = 0
     expected: int = 0
     errors: dict[str, int] = field(default_factory=dict)
-    per_second: list[tuple[int, int, int]] = field(default_factory=list)  # (s, sent, delivered)
 
 
 @dataclass
-class Report:
-    command: str
-    params: dict[str, float]
+class PhaseResult:
+    label: str
+    rate: float
+    duration_s: float
+    clients: int
     metrics: dict[str, dict[str, float]]
     delivery_rate: float
     throughput: dict[str, float]
     processes: dict[str, dict[str, float]]
     errors: dict[str, int]
     per_second: list[tuple[int, int, int]]
-    quantiles: dict[str, list[float]] = field(default_factory=dict)
-    kind: str = "chat_load"
-    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    quantiles: dict[str, list[float]]
+    sustained: bool = False
 
 
-def stack_processes(settings: Settings) -> dict[str, psutil.Process]:
-    found: dict[str, psutil.Process] = {"load-generator": psutil.Process()}
-    for name in ("api", "flink-taskmanager", "kafka", "redis", "mariadb-0", "mariadb-1"):
-        process = stack_process(settings, name)
-        if process is not None:
-            found[name] = process
-    return found
+class Meter:
+    """CPU seconds and peak RSS of each process over a stretch, sampled once a second."""
+
+    def __init__(self, processes: dict[str, psutil.Process]) -> None:
+        self.processes = processes
+        self.start_cpu = {n: tree_usage(p)[0] for n, p in processes.items()}
+        self.peak_rss = {n: tree_usage(p)[1] for n, p in processes.items()}
+        self.started = time.perf_counter()
+        self.task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            for name, process in self.processes.items():
+                self.peak_rss[name] = max(self.peak_rss[name], tree_usage(process)[1])
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        self.task.cancel()
+        elapsed = time.perf_counter() - self.started
+        usage: dict[str, dict[str, float]] = {}
+        for name, process in self.processes.items():
+            cpu, rss = tree_usage(process)
+            spent = cpu - self.start_cpu[name]
+            usage[name] = {
+                "cpu_s": round(spent, 2),
+                "cpu_share": round(spent / elapsed, 3),
+                "peak_rss_mib": round(max(rss, self.peak_rss[name]) / 2**20, 1),
+            }
+        return usage
 
 
-async def reader(
-    ws: ClientConnection, user_id: int, run: Run, acks: dict[str, asyncio.Future[None]]
-) -> None:
-    async for raw in ws:
-        now = time.perf_counter()
-        frame = json.loads(raw)
-        kind = frame.get("type")
-        if kind == "message":
-            client_msg_id = frame.get("client_msg_id")
-            sent = run.sent_at.get(client_msg_id)
-            if sent is not None and run.sender_of.get(client_msg_id) != user_id:
-                run.delivery_ms.append((now - sent) * 1000)
-                run.delivered += 1
-        elif kind == "ack":
-            client_msg_id = frame["client_msg_id"]
-            run.ack_ms.append((now - run.sent_at[client_msg_id]) * 1000)
-            future = acks.pop(client_msg_id, None)
-            if future is not None and not future.done():
-                future.set_result(None)
-        elif kind == "error":
-            run.errors[frame["code"]] = run.errors.get(frame["code"], 0) + 1
+class Load:
+    """Connected clients of one target, and the phases run on them."""
 
+    def __init__(self, target: Target, room_size: int) -> None:
+        self.target = target
+        self.room_size = room_size
+        self.generator = IdGenerator(BENCH_GENERATOR)
+        self.users: list[int] = []
+        self.room_of: dict[int, int] = {}
+        self.members: dict[int, int] = {}
+        self.sockets: dict[int, ClientConnection] = {}
+        self.readers: list[asyncio.Task[None]] = []
+        self.tally_of: dict[str, Tally] = {}
+        self.sent_total = 0
+        self.processes = {"load-generator": psutil.Process(), **target.processes()}
 
-async def run_load(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: PLR0915 - one linear run
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    ws_base = f"ws://{settings.api_host}:{settings.api_port}/ws"
-    generator = IdGenerator(BENCH_GENERATOR)
-    users = [generator.next_id() for _ in range(args.clients)]
-    tokens = {u: create_token(settings, u)[0] for u in users}
-    rng = random.Random(args.seed)
-    run = Run()
-
-    limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
-        owner = users[0]
-        rooms: list[int] = []
-        for n in range(args.rooms):
-            created = await http.post(
-                "/rooms",
-                json={"name": f"load {n}", "topic": "load", "capacity": 500},
-                headers={"Authorization": f"Bearer {tokens[owner]}"},
-            )
-            created.raise_for_status()
-            rooms.append(int(created.json()["id"]))
-        room_of_user = {u: rooms[i % len(rooms)] for i, u in enumerate(users)}
-        semaphore = asyncio.Semaphore(32)
-
-        async def join(user: int) -> None:
-            async with semaphore:
-                response = await http.post(
-                    f"/rooms/{room_of_user[user]}/join",
-                    headers={"Authorization": f"Bearer {tokens[user]}"},
-                )
-                response.raise_for_status()
-
+    async def grow(self, clients: int) -> float:
+        """Bring the connected clients up to ``clients``; returns the seconds it took."""
+        started = time.perf_counter()
+        new = [self.generator.next_id() for _ in range(clients - len(self.users))]
+        with console.status(f"{self.target.name}: rooms for {len(new)} clients"):
+            self.room_of.update(await self.target.assign_rooms(new, self.room_size))
+        semaphore = asyncio.Semaphore(64)
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("joining rooms", total=len(users))
-            for chunk in range(0, len(users), 100):
-                await asyncio.gather(*(join(u) for u in users[chunk : chunk + 100]))
-                progress.advance(task, min(100, len(users) - chunk))
+            task = progress.add_task(f"{self.target.name}: connecting", total=len(new))
 
-        sockets: dict[int, ClientConnection] = {}
-        acks: dict[str, asyncio.Future[None]] = {}
-        readers: list[asyncio.Task[None]] = []
-        members: dict[int, int] = {}
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("connecting", total=len(users))
-            for user in users:
-                ws = await connect(
-                    f"{ws_base}?token={tokens[user]}", max_size=2**20, compression=None
-                )
-                await ws.send(json.dumps({"type": "subscribe", "room_id": room_of_user[user]}))
-                sockets[user] = ws
-                members[room_of_user[user]] = members.get(room_of_user[user], 0) + 1
-                readers.append(asyncio.create_task(reader(ws, user, run, acks)))
+            async def one(user: int) -> None:
+                async with semaphore:
+                    ws = await self.target.open(user, self.room_of[user])
+                self.sockets[user] = ws
+                self.members[self.room_of[user]] = self.members.get(self.room_of[user], 0) + 1
+                self.readers.append(asyncio.create_task(self._read(ws, user)))
                 progress.advance(task)
-        await asyncio.sleep(2)  # let every subscription settle before the clock starts
 
-        processes = stack_processes(settings)
-        before = {name: tree_usage(p) for name, p in processes.items()}
-        senders = users[: max(1, min(len(users), int(args.rate / 2)))]  # ~2 msg/s per sender
-        interval = 1.0 / args.rate
+            await asyncio.gather(*(one(u) for u in new))
+        self.users += new
+        await asyncio.sleep(1)  # let the last subscriptions settle before any clock starts
+        return time.perf_counter() - started
+
+    async def _read(self, ws: ClientConnection, user: int) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                now = time.perf_counter()
+                for kind, client_msg_id, code in self.target.decode(raw):
+                    if kind == "ping":
+                        await ws.send("{}")
+                        continue
+                    tally = self.tally_of.get(client_msg_id or "")
+                    if kind == "message":
+                        if tally is not None and tally.sender_of[client_msg_id or ""] != user:
+                            tally.delivery_ms.append(
+                                (now - tally.sent_at[client_msg_id or ""]) * 1000
+                            )
+                            tally.delivered += 1
+                    elif kind == "ack" and tally is not None:
+                        tally.ack_ms.append((now - tally.sent_at[client_msg_id or ""]) * 1000)
+                        tally.pending_acks.discard(client_msg_id or "")
+                    elif kind == "error":
+                        bucket = tally.errors if tally is not None else {}
+                        bucket[code or "error"] = bucket.get(code or "error", 0) + 1
+                        if tally is not None:
+                            tally.pending_acks.discard(client_msg_id or "")
+
+    async def phase(self, label: str, rate: float, duration: float) -> PhaseResult:
+        tally = Tally()
+        senders = self.users[: max(1, min(len(self.users), int(rate / 2)))]
+        meter = Meter(self.processes)
+        interval = 1.0 / rate
+        per_second: list[tuple[int, int, int]] = []
         started = time.perf_counter()
         next_send = started
         sent = 0
         last_second, last_sent, last_delivered = 0, 0, 0
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("sending", total=int(args.duration * args.rate))
-            while time.perf_counter() - started < args.duration:
+            task = progress.add_task(f"{self.target.name}: {label}", total=int(duration * rate))
+            while time.perf_counter() - started < duration:
                 user = senders[sent % len(senders)]
-                room = room_of_user[user]
-                client_msg_id = f"{user}-{sent}"
-                run.sender_of[client_msg_id] = user
-                run.room_of[client_msg_id] = room
-                run.expected += members[room] - 1
-                acks[client_msg_id] = asyncio.get_running_loop().create_future()
-                run.sent_at[client_msg_id] = time.perf_counter()
-                await sockets[user].send(
-                    json.dumps(
-                        {
-                            "type": "send",
-                            "room_id": room,
-                            "client_msg_id": client_msg_id,
-                            "body": f"load message {sent} " + rng.choice(["ok", "hi", "go"]),
-                        }
-                    )
-                )
+                room = self.room_of[user]
+                client_msg_id = f"{label}-{self.sent_total}"
+                self.tally_of[client_msg_id] = tally
+                tally.sender_of[client_msg_id] = user
+                tally.expected += self.members[room] - 1
+                tally.pending_acks.add(client_msg_id)
+                frame = self.target.send_frame(room, client_msg_id, f"load message {sent}")
+                tally.sent_at[client_msg_id] = time.perf_counter()
+                await self.sockets[user].send(frame)
                 sent += 1
+                self.sent_total += 1
                 progress.advance(task)
                 second = int(time.perf_counter() - started)
                 if second != last_second:
-                    run.per_second.append(
-                        (last_second, sent - last_sent, run.delivered - last_delivered)
+                    per_second.append(
+                        (last_second, sent - last_sent, tally.delivered - last_delivered)
                     )
-                    last_second, last_sent, last_delivered = second, sent, run.delivered
+                    last_second, last_sent, last_delivered = second, sent, tally.delivered
                 next_send += interval
                 delay = next_send - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                elif sent % 32 == 0:
+                    await asyncio.sleep(0)  # behind schedule: still let the readers run
         elapsed = time.perf_counter() - started
-        # Drain: wait for outstanding acks and deliveries (bounded).
-        deadline = time.perf_counter() + 20
-        while (acks or run.delivered < run.expected) and time.perf_counter() < deadline:
+        # Drain: outstanding acks and deliveries get a bounded grace period.
+        deadline = time.perf_counter() + 10
+        while (tally.pending_acks or tally.delivered < tally.expected) and (
+            time.perf_counter() < deadline
+        ):
             await asyncio.sleep(0.1)
-        after = {name: tree_usage(p) for name, p in processes.items()}
+        metrics = {"send_ack": summarise(tally.ack_ms), "delivery": summarise(tally.delivery_ms)}
+        delivery_rate = round(tally.delivered / tally.expected, 5) if tally.expected else 0.0
+        sent_per_s = round(sent / elapsed, 1)
+        return PhaseResult(
+            label=label,
+            rate=rate,
+            duration_s=round(elapsed, 2),
+            clients=len(self.users),
+            metrics=metrics,
+            delivery_rate=delivery_rate,
+            throughput={
+                "sent_per_s": sent_per_s,
+                "delivered_per_s": round(tally.delivered / elapsed, 1),
+                "sent": sent,
+                "acked": len(tally.ack_ms),
+                "delivered": tally.delivered,
+                "expected": tally.expected,
+                "senders": len(senders),
+            },
+            processes=meter.stop(),
+            errors=tally.errors,
+            per_second=per_second,
+            quantiles={
+                "send_ack": quantiles(tally.ack_ms),
+                "delivery": quantiles(tally.delivery_ms),
+            },
+            sustained=(
+                metrics["delivery"]["p95"] < SUSTAINED_P95_MS
+                and delivery_rate >= SUSTAINED_DELIVERY_RATE
+                and sent_per_s >= 0.9 * rate
+            ),
+        )
 
-        for task_ in readers:
-            task_.cancel()
-        for ws in sockets.values():
+    def gateway_rss(self) -> int:
+        return tree_usage(self.processes[self.target.gateway()])[1]
+
+    async def close(self) -> None:
+        for reader in self.readers:
+            reader.cancel()
+        for ws in self.sockets.values():
             with contextlib.suppress(Exception):
                 await ws.close()
-        for room in rooms:
-            await http.delete(
-                f"/rooms/{room}", headers={"Authorization": f"Bearer {tokens[owner]}"}
-            )
+        await self.target.close()
 
-    return Report(
-        command="python -m bench.chat_load " + " ".join(args.argv),
-        params={
-            "clients": args.clients,
-            "rooms": args.rooms,
-            "rate": args.rate,
-            "duration_s": args.duration,
-            "senders": len(senders),
-            "members_per_room": round(args.clients / args.rooms, 1),
-            "seed": args.seed,
-        },
-        metrics={"send_ack": summarise(run.ack_ms), "delivery": summarise(run.delivery_ms)},
-        delivery_rate=round(run.delivered / run.expected, 5) if run.expected else 0.0,
-        throughput={
-            "sent_per_s": round(sent / elapsed, 1),
-            "delivered_per_s": round(run.delivered / elapsed, 1),
-            "acked": len(run.ack_ms),
-            "sent": sent,
-            "delivered": run.delivered,
-            "expected": run.expected,
-        },
-        processes={
-            name: {
-                "cpu_s": round(after[name][0] - before[name][0], 2),
-                "cpu_share": round((after[name][0] - before[name][0]) / elapsed, 3),
-                "rss_mib": round(after[name][1] / 2**20, 1),
+
+def _server_cpu_share(result: PhaseResult) -> float:
+    return sum(u["cpu_share"] for n, u in result.processes.items() if n != "load-generator")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    target = make_target(args.target, settings)
+    load = Load(target, args.room_size)
+    report: dict[str, Any] = {
+        "kind": "chat_load",
+        "target": target.name,
+        "description": target.description,
+        "command": "python -m bench.chat_load " + " ".join(args.argv),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    try:
+        phases: list[PhaseResult] = []
+        if args.scale:
+            report["scale"] = []
+            rss_idle = load.gateway_rss()
+            for level in args.scale:
+                seconds = await load.grow(level)
+                rss = load.gateway_rss()
+                result = await load.phase(f"scale-{level}", args.rate, args.duration)
+                phases.append(result)
+                delivered_k = result.throughput["delivered_per_s"] / 1000
+                report["scale"].append(
+                    {
+                        "connections": level,
+                        "connect_s": round(seconds, 1),
+                        "delivery_p95_ms": result.metrics["delivery"]["p95"],
+                        "delivery_rate": result.delivery_rate,
+                        "delivered_per_s": result.throughput["delivered_per_s"],
+                        "gateway_rss_mib": round(rss / 2**20, 1),
+                        "gateway_kib_per_connection": round((rss - rss_idle) / 1024 / level, 1),
+                        "server_cpu_share": round(_server_cpu_share(result), 3),
+                        "cpu_share_per_1k_delivered_per_s": (
+                            round(_server_cpu_share(result) / delivered_k, 3)
+                            if delivered_k
+                            else None
+                        ),
+                        "generator_cpu_share": result.processes["load-generator"]["cpu_share"],
+                    }
+                )
+        else:
+            rss_idle = load.gateway_rss()
+            seconds = await load.grow(args.clients)
+            report["connect"] = {
+                "clients": args.clients,
+                "seconds": round(seconds, 1),
+                "gateway_kib_per_connection": round(
+                    (load.gateway_rss() - rss_idle) / 1024 / args.clients, 1
+                ),
             }
-            for name in processes
-        },
-        errors=run.errors,
-        per_second=run.per_second,
-        quantiles={"send_ack": quantiles(run.ack_ms), "delivery": quantiles(run.delivery_ms)},
+            phases.append(await load.phase("fixed", args.rate, args.duration))
+            if args.sweep:
+                best: float | None = None
+                for rate in args.sweep:
+                    step = await load.phase(f"sweep-{rate:g}", rate, args.step)
+                    phases.append(step)
+                    console.print(
+                        f"  {target.name} at {rate:g}/s: delivery p95 "
+                        f"{step.metrics['delivery']['p95']} ms, rate {step.delivery_rate}, sent "
+                        f"{step.throughput['sent_per_s']}/s -> "
+                        f"{'sustained' if step.sustained else 'not sustained'}"
+                    )
+                    if not step.sustained:
+                        break
+                    best = rate
+                report["max_sustained_rate"] = best
+    finally:
+        await load.close()
+    fixed = phases[0]
+    report["params"] = {
+        "target": target.name,
+        "clients": args.clients if not args.scale else max(args.scale),
+        "room_size": args.room_size,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "sweep": args.sweep,
+        "step_s": args.step,
+        "scale": args.scale,
+    }
+    # The first phase's numbers at the top level: the fixed rate peers are compared at.
+    report.update(
+        {
+            "metrics": fixed.metrics,
+            "delivery_rate": fixed.delivery_rate,
+            "throughput": fixed.throughput,
+            "processes": fixed.processes,
+            "errors": fixed.errors,
+            "per_second": fixed.per_second,
+            "quantiles": fixed.quantiles,
+            "phases": [asdict(p) for p in phases],
+        }
     )
+    return report
 
 
-def write_report(report: Report) -> Path:
+def write_report(report: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    json_path = RESULTS / f"chat-{stamp}.json"
-    json_path.write_text(json.dumps(asdict(report), indent=2))
-    p = report.params
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    json_path = RESULTS / f"chat-{report['target']}-{stamp}.json"
+    json_path.write_text(json.dumps(report, indent=2))
+    p = report["params"]
     lines = [
-        f"# Chat load, {report.created_at}",
+        f"# Chat load on {report['description']}, {report['created_at']}",
         "",
-        f"`{report.command}`",
+        f"`{report['command']}`",
         "",
-        f"{p['clients']:.0f} WebSocket clients in {p['rooms']:.0f} rooms "
-        f"({p['members_per_room']} each), {p['senders']:.0f} senders, {p['rate']:.0f} messages/s "
-        f"for {p['duration_s']:.0f} s.",
+        f"{p['clients']} WebSocket clients in rooms of {p['room_size']}.",
         "",
-        "| metric | count | p50 ms | p95 ms | p99 ms | max ms | aim (p95) |",
-        "|---|---|---|---|---|---|---|",
+        "| phase | clients | rate/s | sent/s | delivered/s | ack p95 ms | delivery p50 ms "
+        "| delivery p95 ms | delivery p99 ms | delivery rate | errors | sustained |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, m in report.metrics.items():
-        aim = TARGETS_MS[name]
-        verdict = f"<= {aim:g} ms: {'pass' if m['p95'] <= aim else 'FAIL'}"
+    for phase in report["phases"]:
+        t, m = phase["throughput"], phase["metrics"]
         lines.append(
-            f"| {name} | {m['count']:.0f} | {m['p50']} | {m['p95']} | {m['p99']} "
-            f"| {m['max']} | {verdict} |"
+            f"| {phase['label']} | {phase['clients']} | {phase['rate']:g} | {t['sent_per_s']} "
+            f"| {t['delivered_per_s']} | {m['send_ack']['p95']} | {m['delivery']['p50']} "
+            f"| {m['delivery']['p95']} | {m['delivery']['p99']} | {phase['delivery_rate']} "
+            f"| {sum(phase['errors'].values())} | {'yes' if phase['sustained'] else 'no'} |"
         )
-    t = report.throughput
+    if "max_sustained_rate" in report:
+        lines += ["", f"Highest sustained rate: {report['max_sustained_rate']} messages/s."]
+    if "connect" in report:
+        c = report["connect"]
+        lines += [
+            "",
+            f"Connecting {c['clients']} clients took {c['seconds']} s; the gateway grew by "
+            f"{c['gateway_kib_per_connection']} KiB per connection.",
+        ]
+    if report.get("scale"):
+        lines += [
+            "",
+            "| connections | delivery p95 ms | delivered/s | gateway RSS MiB | KiB/connection "
+            "| server CPU share | CPU per 1k delivered/s | generator CPU |",
+            "|---|---|---|---|---|---|---|---|",
+            *(
+                f"| {s['connections']} | {s['delivery_p95_ms']} | {s['delivered_per_s']} "
+                f"| {s['gateway_rss_mib']} | {s['gateway_kib_per_connection']} "
+                f"| {s['server_cpu_share']} | {s['cpu_share_per_1k_delivered_per_s']} "
+                f"| {s['generator_cpu_share']} |"
+                for s in report["scale"]
+            ),
+        ]
     lines += [
         "",
-        f"Delivery rate {report.delivery_rate:.5f} ({t['delivered']:.0f} of {t['expected']:.0f}); "
-        f"sent {t['sent_per_s']}/s, delivered {t['delivered_per_s']}/s; acked {t['acked']:.0f} of "
-        f"{t['sent']:.0f}. Errors: {report.errors or 'none'}.",
+        "Fixed phase, per process:",
         "",
-        "| process | CPU s | CPU share | RSS MiB |",
+        "| process | CPU s | CPU share | peak RSS MiB |",
         "|---|---|---|---|",
         *(
-            f"| {name} | {u['cpu_s']} | {u['cpu_share']} | {u['rss_mib']} |"
-            for name, u in report.processes.items()
+            f"| {name} | {u['cpu_s']} | {u['cpu_share']} | {u['peak_rss_mib']} |"
+            for name, u in report["processes"].items()
         ),
     ]
     md_path = json_path.with_suffix(".md")
@@ -295,28 +433,59 @@ def write_report(report: Report) -> Path:
     return md_path
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--clients", type=int, default=1000, help="WebSocket clients (default 1000)"
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected rates like 100,200,400, got {text!r}") from None
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return rates
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected counts like 1000,2000, got {text!r}") from None
+    if not levels or levels != sorted(levels) or levels[0] < 2:
+        raise argparse.ArgumentTypeError("connection counts must rise and start at 2 or more")
+    return levels
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rooms", type=int, default=50, help="rooms they spread over (default 50)")
-    parser.add_argument("--rate", type=float, default=200, help="messages/s in all (default 200)")
-    parser.add_argument(
-        "--duration", type=float, default=30, help="seconds of sending (default 30)"
-    )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--target", choices=TARGET_NAMES, default="studyhub")
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients (1000)")
+    parser.add_argument("--room-size", type=int, default=20, help="clients per room (20)")
+    parser.add_argument("--rooms", type=int, default=None, help="rooms; sets --room-size")
+    parser.add_argument("--rate", type=float, default=100, help="fixed messages/s in all (100)")
+    parser.add_argument("--duration", type=float, default=20, help="fixed phase seconds (20)")
+    parser.add_argument("--sweep", type=_rates, default=[], help="rates to step through")
+    parser.add_argument("--step", type=float, default=8, help="seconds per sweep step (8)")
+    parser.add_argument("--scale", type=_levels, default=[], help="connection levels")
     args = parser.parse_args(argv)
-    if args.clients < 2 or args.rooms < 1 or args.rooms > args.clients // 2:
-        parser.error("need at least 2 clients per room (--clients >= 2 x --rooms)")
-    if args.rate <= 0 or args.duration <= 0:
-        parser.error("--rate and --duration must be positive")
+    if args.rooms is not None:
+        if args.rooms < 1 or args.clients < 2 * args.rooms:
+            parser.error("need at least 2 clients per room (--clients >= 2 x --rooms)")
+        args.room_size = -(-args.clients // args.rooms)
+    if args.room_size < 2:
+        parser.error("--room-size must be at least 2 (a message needs someone to reach)")
+    if args.clients < 2:
+        parser.error("--clients must be at least 2")
+    if args.rate <= 0 or args.duration <= 0 or args.step <= 0:
+        parser.error("--rate, --duration and --step must be positive")
+    if args.scale and args.sweep:
+        parser.error("--scale and --sweep are separate runs; give one of them")
     args.argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    report = uvloop.run(run_load(args, get_settings()))
+    report = uvloop.run(run(args, get_settings()))
     path = write_report(report)
     console.print(path.read_text())
     console.print(f"written: {path} and {path.with_suffix('.json')}")
+    return path
 
 
 if __name__ == "__main__":

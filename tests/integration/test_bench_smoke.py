@@ -1,38 +1,118 @@
-"""A tiny run of the chat load generator: the harness works and its report holds real numbers.
+"""A tiny run of the benchmark harness: it works end to end and its report holds real numbers.
 
-Not a benchmark, and nothing here asserts on a timing."""
+Not a benchmark, and nothing here asserts on a timing: only that every number the issue asks
+for is there, was measured (counts match what was sent), and that the peers really ran.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 
 import pytest
 
-from bench import chat_load
+from bench import chat_load, run
+from core.db.sharding import ShardRouter
 from core.settings import Settings
+from ingest.bulk import population_counts, truncate_population
 from tests.conftest import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]
 
+BENCH_POPULATION = 1000  # bench.populate's default generator id
+LATENCY_METRICS = ("room_join", "send_ack", "delivery", "friend_list", "mutual_friends")
 
-def test_chat_load_smoke_writes_a_complete_report(settings: Settings) -> None:
+
+def _measured(summary: dict[str, float]) -> bool:
+    return summary["count"] > 0 and all(
+        not math.isnan(summary[k]) and summary[k] > 0 for k in ("p50", "p95", "p99", "max")
+    )
+
+
+def test_chat_load_counts_every_ack_and_delivery(settings: Settings) -> None:
     require(settings, "api", "chat-persist")
-    before = set(chat_load.RESULTS.glob("chat-*.json")) if chat_load.RESULTS.exists() else set()
-    chat_load.main(["--clients", "12", "--rooms", "3", "--rate", "10", "--duration", "2"])
-    written = set(chat_load.RESULTS.glob("chat-*.json")) - before
-    assert len(written) == 1
-    (path,) = written
-    report = json.loads(path.read_text())
-    assert path.with_suffix(".md").exists()
-    assert report["params"]["clients"] == 12
+    path = chat_load.main(
+        ["--clients", "12", "--room-size", "4", "--rate", "10", "--duration", "2"]
+    )
+    report = json.loads(path.with_suffix(".json").read_text())
     sent = report["throughput"]["sent"]
     assert sent >= 10
     assert report["throughput"]["acked"] == sent
-    # 12 clients in 3 rooms: each message has 3 other subscribers to reach.
+    # Rooms of 4: each message has 3 other subscribers to reach.
     assert report["throughput"]["expected"] == 3 * sent
     assert report["delivery_rate"] == 1.0
     assert report["metrics"]["send_ack"]["count"] == sent
     assert report["metrics"]["delivery"]["count"] == 3 * sent
-    assert report["metrics"]["delivery"]["p50"] > 0
-    assert {"api", "flink-taskmanager", "load-generator"} <= set(report["processes"])
+    assert _measured(report["metrics"]["delivery"])
+    assert {"api", "flink-taskmanager", "kafka", "redis", "load-generator"} <= set(
+        report["processes"]
+    )
+    assert report["processes"]["api"]["peak_rss_mib"] > 0
     assert report["errors"] == {}
+
+
+@pytest.fixture
+def small_population(mysql: ShardRouter) -> Iterator[None]:
+    """bench.run loads a population when there is none; remove it again if it did."""
+    had = any(population_counts(mysql, BENCH_POPULATION).values())
+    yield
+    if not had:
+        truncate_population(mysql, BENCH_POPULATION)
+
+
+@pytest.mark.usefixtures("small_population")
+def test_make_bench_writes_the_whole_report_with_peers(settings: Settings) -> None:
+    require(settings, "api", "chat-persist", "redis")
+    before = set(run.RESULTS.glob("*.json")) if run.RESULTS.exists() else set()
+    run.main(
+        [
+            "--users",
+            "2000",
+            "--avg-degree",
+            "10",
+            "--api-requests",
+            "80",
+            "--api-concurrency",
+            "4",
+            "--clients",
+            "12",
+            "--room-size",
+            "4",
+            "--rate",
+            "10",
+            "--duration",
+            "2",
+            "--step",
+            "2",
+            "--sweep",
+            "20",
+        ]
+    )
+    combined = [p for p in set(run.RESULTS.glob("*.json")) - before if p.name[0].isdigit()]
+    assert len(combined) == 1
+    path = combined[0]
+    report = json.loads(path.read_text())
+    assert report["profile"] == "quick"
+    assert report["params"]["clients"] == 12
+    for name in LATENCY_METRICS:
+        assert _measured(report["metrics"][name]), name
+    assert report["metrics"]["history_page"]["count"] > 0
+    assert report["delivery_rate"] == 1.0
+    assert report["throughput"]["chat"]["sent"] >= 10
+    assert report["processes"]["load-generator"]["cpu_s"] > 0
+    for peer in ("bare", "centrifugo"):
+        summary = report["peers"][peer]
+        assert summary["delivery_rate"] == 1.0, peer
+        assert _measured(summary["metrics"]["delivery"]), peer
+        assert [step["rate"] for step in summary["sweep"]] == [10, 20]
+        ratio = report["peers"]["ratios"][f"studyhub/{peer}"]
+        assert ratio["delivery_p95_at_common_rate"] is not None
+        assert ratio["delivery_p95_at_common_rate"] > 0
+    assert report["peers"]["centrifugo"]["processes"]["centrifugo"]["peak_rss_mib"] > 0
+    stamp = path.stem
+    for plot in ("latency-cdf", "peers-delivery-cdf", "sweep", "throughput", "cpu"):
+        assert (run.RESULTS / f"{stamp}-{plot}.png").stat().st_size > 1000, plot
+    markdown = path.with_suffix(".md").read_text()
+    assert "| room_join |" in markdown
+    assert "studyhub/centrifugo" in markdown

@@ -1,0 +1,325 @@
+"""The servers the chat load runs against, each behind the same small adapter.
+
+The load generator (bench.chat_load) only knows ``Target``: how to give N users their rooms,
+open one subscribed socket per user, frame a send, and read what comes back as
+``(kind, client_msg_id, error_code)`` events. Everything else (clock, pacing, accounting) is
+shared, so studyhub, the bare ceiling and Centrifugo are measured by the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+import httpx
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+from api.security import create_token
+from bench.peers.centrifugo import VERSION as CENTRIFUGO_VERSION
+from bench.peers.centrifugo import Centrifugo
+from bench.peers.centrifugo import token as centrifugo_token
+from bench.stats import stack_process
+from core.settings import REPO_ROOT, Settings
+
+# (kind, client_msg_id, error code): kind is message, ack, error or ping
+Event = tuple[str, str | None, str | None]
+TARGET_NAMES = ("studyhub", "bare", "centrifugo")
+STACK_SERVICES = (
+    "api",
+    "flink-taskmanager",
+    "flink-jobmanager",
+    "kafka",
+    "redis",
+    "mariadb-0",
+    "mariadb-1",
+    "neo4j",
+    "influxdb",
+)
+
+
+class Target(Protocol):
+    name: str
+    description: str
+
+    async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
+        """Put the users in rooms of ``room_size``; returns user -> room."""
+        ...
+
+    async def open(self, user: int, room: int) -> ClientConnection:
+        """A socket for ``user``, subscribed to ``room`` (the reply already read)."""
+        ...
+
+    def send_frame(self, room: int, client_msg_id: str, body: str) -> str: ...
+
+    def decode(self, raw: str | bytes) -> Iterator[Event]: ...
+
+    def processes(self) -> dict[str, psutil.Process]:
+        """The server side's processes, by name (measured for CPU and memory)."""
+        ...
+
+    def gateway(self) -> str:
+        """The name, in processes(), of the process that holds the sockets."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _stack_processes(settings: Settings) -> dict[str, psutil.Process]:
+    found = {}
+    for name in STACK_SERVICES:
+        process = stack_process(settings, name)
+        if process is not None:
+            found[name] = process
+    return found
+
+
+async def _until_subscribed(ws: ClientConnection, kind: str = "subscribed") -> None:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        if frame.get("type") == kind:
+            return
+        if frame.get("type") == "error":
+            raise RuntimeError(f"subscribe refused: {frame}")
+
+
+def _studyhub_decode(raw: str | bytes) -> Iterator[Event]:
+    frame = json.loads(raw)
+    kind = frame.get("type")
+    if kind in ("message", "ack"):
+        yield kind, frame.get("client_msg_id"), None
+    elif kind == "error":
+        yield "error", frame.get("ref"), frame.get("code", "error")
+
+
+class Studyhub:
+    """The platform as `make up` runs it: REST join, /ws, Kafka, the Flink job, Redis fan-out."""
+
+    name = "studyhub"
+    description = "studyhub: gateway -> Kafka -> Flink job -> MySQL -> Redis -> gateway"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.base = f"http://{settings.api_host}:{settings.api_port}"
+        self.tokens: dict[int, str] = {}
+        self.rooms: dict[int, int] = {}  # room -> owner
+        self.http = httpx.AsyncClient(
+            base_url=self.base, limits=httpx.Limits(max_connections=32), timeout=60
+        )
+
+    def _auth(self, user: int) -> dict[str, str]:
+        if user not in self.tokens:
+            self.tokens[user] = create_token(self.settings, user)[0]
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
+        room_of: dict[int, int] = {}
+        groups = [users[i : i + room_size] for i in range(0, len(users), room_size)]
+        semaphore = asyncio.Semaphore(32)
+
+        async def fill(group: list[int]) -> None:
+            # The room's first member creates it (one creation per user: no rate limit hit).
+            async with semaphore:
+                created = await self.http.post(
+                    "/rooms",
+                    json={"name": "load", "topic": "load", "capacity": 500},
+                    headers=self._auth(group[0]),
+                )
+                created.raise_for_status()
+            room = int(created.json()["id"])
+            self.rooms[room] = group[0]
+            for user in group:
+                room_of[user] = room
+                if user != group[0]:
+                    async with semaphore:
+                        joined = await self.http.post(
+                            f"/rooms/{room}/join", headers=self._auth(user)
+                        )
+                        joined.raise_for_status()
+
+        await asyncio.gather(*(fill(g) for g in groups))
+        return room_of
+
+    async def open(self, user: int, room: int) -> ClientConnection:
+        url = f"ws://{self.settings.api_host}:{self.settings.api_port}/ws"
+        ws = await connect(
+            f"{url}?token={self._auth(user)['Authorization'][7:]}",
+            max_size=2**20,
+            compression=None,
+        )
+        await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
+        await _until_subscribed(ws)
+        return ws
+
+    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
+        return json.dumps(
+            {"type": "send", "room_id": room, "client_msg_id": client_msg_id, "body": body}
+        )
+
+    def decode(self, raw: str | bytes) -> Iterator[Event]:
+        return _studyhub_decode(raw)
+
+    def processes(self) -> dict[str, psutil.Process]:
+        return _stack_processes(self.settings)
+
+    def gateway(self) -> str:
+        return "api"
+
+    async def close(self) -> None:
+        for room, owner in self.rooms.items():
+            with contextlib.suppress(httpx.HTTPError):
+                await self.http.delete(f"/rooms/{room}", headers=self._auth(owner))
+        await self.http.aclose()
+
+
+class Bare:
+    """bench.peers.bare in its own process: the same frames, nothing behind them."""
+
+    name = "bare"
+    description = "bare: one Python process (websockets + uvloop), broadcast in memory"
+
+    def __init__(self, settings: Settings, port: int = 8790) -> None:
+        self.settings = settings
+        self.port = port
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "bench.peers.bare", "--port", str(port)], cwd=REPO_ROOT
+        )
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise SystemExit(f"error: the bare server exited with {self.server.returncode}")
+            with contextlib.suppress(psutil.Error):
+                for conn in psutil.Process(self.server.pid).net_connections():
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        return
+            time.sleep(0.1)
+        raise SystemExit(f"error: the bare server is not listening on {self.port} after 20 s")
+
+    async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
+        return {user: 1 + i // room_size for i, user in enumerate(users)}
+
+    async def open(self, user: int, room: int) -> ClientConnection:
+        ws = await connect(
+            f"ws://{self.settings.bind_host}:{self.port}/?user={user}",
+            max_size=2**20,
+            compression=None,
+        )
+        await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
+        await _until_subscribed(ws)
+        return ws
+
+    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
+        return json.dumps(
+            {"type": "send", "room_id": room, "client_msg_id": client_msg_id, "body": body}
+        )
+
+    def decode(self, raw: str | bytes) -> Iterator[Event]:
+        return _studyhub_decode(raw)
+
+    def processes(self) -> dict[str, psutil.Process]:
+        return {"bare-server": psutil.Process(self.server.pid)}
+
+    def gateway(self) -> str:
+        return "bare-server"
+
+    async def close(self) -> None:
+        self.server.terminate()
+        self.server.wait(timeout=10)
+
+
+class CentrifugoTarget:
+    """Centrifugo v6 over its JSON protocol: connect, subscribe, publish; Redis engine."""
+
+    name = "centrifugo"
+    description = f"centrifugo {CENTRIFUGO_VERSION}: Go, Redis engine (history 300, recovery on)"
+
+    def __init__(self, settings: Settings, port: int = 8791) -> None:
+        self.settings = settings
+        self.server = Centrifugo(settings, port).__enter__()
+        self.command_id = 10
+        self.pending: dict[int, str] = {}  # publish command id -> client_msg_id
+
+    async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
+        return {user: 1 + i // room_size for i, user in enumerate(users)}
+
+    async def open(self, user: int, room: int) -> ClientConnection:
+        ws = await connect(self.server.url, max_size=2**20, compression=None)
+        await ws.send(
+            json.dumps({"id": 1, "connect": {"token": centrifugo_token(self.server.secret, user)}})
+        )
+        await self._reply(ws, 1)
+        await ws.send(json.dumps({"id": 2, "subscribe": {"channel": f"room:{room}"}}))
+        await self._reply(ws, 2)
+        return ws
+
+    @staticmethod
+    async def _reply(ws: ClientConnection, command: int) -> None:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), timeout=30)
+            for line in str(raw).splitlines():
+                reply = json.loads(line)
+                if reply.get("id") == command:
+                    if "error" in reply:
+                        raise RuntimeError(f"centrifugo refused command {command}: {reply}")
+                    return
+
+    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
+        self.command_id += 1
+        self.pending[self.command_id] = client_msg_id
+        return json.dumps(
+            {
+                "id": self.command_id,
+                "publish": {"channel": f"room:{room}", "data": {"c": client_msg_id, "b": body}},
+            }
+        )
+
+    def decode(self, raw: str | bytes) -> Iterator[Event]:
+        # Centrifugo may batch several replies into one frame, one JSON object per line.
+        for line in (raw.decode() if isinstance(raw, bytes) else raw).splitlines():
+            reply = json.loads(line)
+            if not reply:
+                yield "ping", None, None  # the server's ping; the client answers {}
+            elif "push" in reply:
+                pub = reply["push"].get("pub")
+                if pub is not None:
+                    yield "message", pub["data"].get("c"), None
+            elif "id" in reply:
+                client_msg_id = self.pending.pop(reply["id"], None)
+                if "error" in reply:
+                    yield "error", client_msg_id, str(reply["error"].get("code"))
+                else:
+                    yield "ack", client_msg_id, None
+
+    def processes(self) -> dict[str, psutil.Process]:
+        if self.server.process is None:
+            raise RuntimeError("centrifugo is not running")
+        found = {"centrifugo": psutil.Process(self.server.process.pid)}
+        redis = stack_process(self.settings, "redis")
+        if redis is not None:
+            found["redis"] = redis
+        return found
+
+    def gateway(self) -> str:
+        return "centrifugo"
+
+    async def close(self) -> None:
+        self.server.__exit__()
+
+
+def make_target(name: str, settings: Settings) -> Target:
+    if name == "studyhub":
+        return Studyhub(settings)
+    if name == "bare":
+        return Bare(settings)
+    if name == "centrifugo":
+        return CentrifugoTarget(settings)
+    raise ValueError(f"unknown target {name!r}; choose one of {', '.join(TARGET_NAMES)}")
