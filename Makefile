@@ -24,4 +24,5 @@ reset:  ## Stop everything and delete all local data
 
 PROFILE ?= quick
 bench:  ## Benchmark against the running stack (make up first); PROFILE=quick|full
-	@.venv/bin/python -m bench.run --profile $(PROFILE)
+	@.venv/bin/python -m bench.peers.centrifugo --install
+	@.venv/bin/python -m bench.run --profile $(PROFILE) $(ARGS)

@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     args.argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     report = asyncio.run(run(args, get_settings()))
     path = write_report(report)
     console.print(path.read_text())

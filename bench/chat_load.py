@@ -263,11 +263,20 @@ class Load:
         return tree_usage(self.processes[self.target.gateway()])[1]
 
     async def close(self) -> None:
+        # Close while the readers still read: a socket nobody reads stops reading from TCP once
+        # its queue is full (others' "offline" frames arrive as they leave), and then never
+        # sees the server's close frame.
+        semaphore = asyncio.Semaphore(64)
+
+        async def one(ws: ClientConnection) -> None:
+            async with semaphore:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+
+        with console.status(f"{self.target.name}: closing {len(self.sockets)} sockets"):
+            await asyncio.gather(*(one(ws) for ws in self.sockets.values()))
         for reader in self.readers:
             reader.cancel()
-        for ws in self.sockets.values():
-            with contextlib.suppress(Exception):
-                await ws.close()
         await self.target.close()
 
 

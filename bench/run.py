@@ -31,12 +31,15 @@ import matplotlib.pyplot as plt
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
+from bench.stats import stack_process
 from core.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger(__name__)
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
 PEERS = ("bare", "centrifugo")
+# A generator process this busy is the bottleneck, not the server under test.
+GENERATOR_SATURATED = 0.85
 
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
@@ -49,7 +52,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "rate": 100,
         "duration": 15,
         "step": 8,
-        "sweep": "200,400,800,1600",
+        "sweep": "200,400,800,1600,3200",
         "scale": "",
     },
     "full": {
@@ -161,7 +164,8 @@ def ratios(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
         "delivery_p95_at_common_rate": _ratio(
             ours["metrics"]["delivery"]["p95"], peer["metrics"]["delivery"]["p95"]
         ),
-        "peer_ceiling_not_reached": peer["ceiling_not_reached"],
+        "peer_ceiling_not_reached": peer["ceiling_not_reached"]
+        or peer["sweep"][-1]["generator_cpu_share"] >= GENERATOR_SATURATED,
     }
 
 
@@ -309,8 +313,23 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     return args, params
 
 
+def require_stack() -> None:
+    settings = get_settings()
+    missing = [
+        name
+        for name in ("mariadb-0", "redis", "kafka", "flink-taskmanager", "api")
+        if stack_process(settings, name) is None
+    ]
+    if missing:
+        raise SystemExit(
+            f"error: the stack is not running ({', '.join(missing)} stopped); "
+            "start it with `make up`, then run `make bench` again"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args, params = parse_args(argv)
+    require_stack()
     logging.basicConfig(level=logging.WARNING)
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -403,6 +422,24 @@ def main(argv: list[str] | None = None) -> None:
     console.print(f"written: {md_path}, {json_path} and the PNG plots beside them")
 
 
+def _stopped_by(summary: dict[str, Any]) -> str:
+    """Why the sweep ended: the server, or this box's single load-generator process."""
+    top = summary["sweep"][-1]
+    if top["sustained"]:
+        return "nothing: every rate offered was sustained"
+    if top["generator_cpu_share"] >= GENERATOR_SATURATED:
+        return (
+            f"the load generator (one process at {top['generator_cpu_share']:.2f} of a core "
+            f"at {top['rate']:g}/s): the server's own limit is higher"
+        )
+    if top["sent_per_s"] < 0.9 * top["rate"]:
+        return f"the rate was not reached ({top['sent_per_s']:g} of {top['rate']:g}/s)"
+    return (
+        f"the server at {top['rate']:g}/s: delivery p95 {top['delivery_p95_ms']} ms, "
+        f"{top['delivery_rate']} delivered"
+    )
+
+
 def _fmt(value: float | None, suffix: str = "") -> str:
     return "-" if value is None else f"{value:g}{suffix}"
 
@@ -474,8 +511,8 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
         "rate actually reached.",
         "",
         "| server | delivery p50 ms | delivery p95 ms | send ack p95 ms | highest sustained rate "
-        "| delivered/s there | generator CPU at the top step |",
-        "|---|---|---|---|---|---|---|",
+        "| delivered/s there | generator CPU at the last step | what stopped the sweep |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     everyone = {"studyhub": ours, **{k: v for k, v in report["peers"].items() if k != "ratios"}}
     for s in everyone.values():
@@ -485,7 +522,8 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
             f"| {s['description']} | {s['metrics']['delivery']['p50']} "
             f"| {s['metrics']['delivery']['p95']} | {s['metrics']['send_ack']['p95']} "
             f"| {_fmt(s['max_sustained_rate'])}{capped} "
-            f"| {_fmt(s['max_sustained_delivered_per_s'])} | {top['generator_cpu_share']} |"
+            f"| {_fmt(s['max_sustained_delivered_per_s'])} | {top['generator_cpu_share']} "
+            f"| {_stopped_by(s)} |"
         )
     if report["peers"]["ratios"]:
         lines += [

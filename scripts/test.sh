@@ -8,6 +8,7 @@ started=$(date +%s)
 scripts/bootstrap.sh
 .venv/bin/studyhub stack up
 .venv/bin/studyhub stack install-browser
+.venv/bin/python -m bench.peers.centrifugo --install  # the benchmark smoke's peer (go install)
 if [ "${CI:-}" = "true" ]; then
   trap '.venv/bin/studyhub stack down || true' EXIT
 fi

@@ -131,7 +131,13 @@ class Centrifugo:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument(
+        "--install", action="store_true", help="build the binary if missing, then exit"
+    )
     args = parser.parse_args(argv)
+    if args.install:
+        sys.stdout.write(f"centrifugo {VERSION}: {binary(get_settings())}\n")
+        return
     with Centrifugo(get_settings(), args.port) as server:
         sys.stdout.write(
             f"centrifugo {VERSION} on {server.url}; HMAC secret {server.secret}; ^C stops it\n"
