@@ -36,7 +36,7 @@ from bench.stats import quantiles, stack_process, summarise, tree_usage
 from core.db.sharding import ShardRouter
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
-from ingest.bulk import BulkLoader, ChatRow
+from ingest.bulk import BulkLoader, ChatRow, delete_chat_messages
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -120,14 +120,7 @@ def seed_history(settings: Settings, rooms: list[int], per_room: int, author: in
 def drop_history(settings: Settings, rooms: list[int]) -> None:
     router = ShardRouter(settings)
     try:
-        for shard in range(settings.mysql_shards):
-            with router.engine(shard).begin() as connection:
-                connection.execute(
-                    text("DELETE FROM chat_messages WHERE room_id IN :rooms").bindparams(
-                        bindparam("rooms", expanding=True)
-                    ),
-                    {"rooms": rooms},
-                )
+        delete_chat_messages(router, rooms)
     finally:
         router.dispose()
 

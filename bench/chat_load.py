@@ -378,6 +378,22 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     return report
 
 
+def scale_table(scale: list[dict[str, Any]]) -> list[str]:
+    """The scale curve as markdown table lines."""
+    return [
+        "| connections | delivery p95 ms | delivered/s | gateway RSS MiB | KiB/connection "
+        "| server CPU share | CPU share per 1k delivered/s | generator CPU |",
+        "|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {s['connections']} | {s['delivery_p95_ms']} | {s['delivered_per_s']} "
+            f"| {s['gateway_rss_mib']} | {s['gateway_kib_per_connection']} "
+            f"| {s['server_cpu_share']} | {s['cpu_share_per_1k_delivered_per_s']} "
+            f"| {s['generator_cpu_share']} |"
+            for s in scale
+        ),
+    ]
+
+
 def write_report(report: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -413,19 +429,7 @@ def write_report(report: dict[str, Any]) -> Path:
             f"{c['gateway_kib_per_connection']} KiB per connection.",
         ]
     if report.get("scale"):
-        lines += [
-            "",
-            "| connections | delivery p95 ms | delivered/s | gateway RSS MiB | KiB/connection "
-            "| server CPU share | CPU per 1k delivered/s | generator CPU |",
-            "|---|---|---|---|---|---|---|---|",
-            *(
-                f"| {s['connections']} | {s['delivery_p95_ms']} | {s['delivered_per_s']} "
-                f"| {s['gateway_rss_mib']} | {s['gateway_kib_per_connection']} "
-                f"| {s['server_cpu_share']} | {s['cpu_share_per_1k_delivered_per_s']} "
-                f"| {s['generator_cpu_share']} |"
-                for s in report["scale"]
-            ),
-        ]
+        lines += ["", *scale_table(report["scale"])]
     lines += [
         "",
         "Fixed phase, per process:",

@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
+from bench.chat_load import scale_table
 from bench.stats import stack_process
 from core.settings import REPO_ROOT, get_settings
 
@@ -559,16 +560,7 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
             "",
             "## Scale curve (studyhub)",
             "",
-            "| connections | delivery p95 ms | delivered/s | gateway RSS MiB | KiB/connection "
-            "| server CPU share | CPU share per 1k delivered/s | generator CPU |",
-            "|---|---|---|---|---|---|---|---|",
-            *(
-                f"| {s['connections']} | {s['delivery_p95_ms']} | {s['delivered_per_s']} "
-                f"| {s['gateway_rss_mib']} | {s['gateway_kib_per_connection']} "
-                f"| {s['server_cpu_share']} | {s['cpu_share_per_1k_delivered_per_s']} "
-                f"| {s['generator_cpu_share']} |"
-                for s in report["scale"]
-            ),
+            *scale_table(report["scale"]),
             "",
             f"![scale curve]({stamp}-scale.png)",
         ]

@@ -89,16 +89,32 @@ async def _until_subscribed(ws: ClientConnection, kind: str = "subscribed") -> N
             raise RuntimeError(f"subscribe refused: {frame}")
 
 
-def _studyhub_decode(raw: str | bytes) -> Iterator[Event]:
-    frame = json.loads(raw)
-    kind = frame.get("type")
-    if kind in ("message", "ack"):
-        yield kind, frame.get("client_msg_id"), None
-    elif kind == "error":
-        yield "error", frame.get("ref"), frame.get("code", "error")
+async def _open_subscribed(url: str, room: int) -> ClientConnection:
+    """A socket speaking studyhub's frames, subscribed to ``room``."""
+    ws = await connect(url, max_size=2**20, compression=None)
+    await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
+    await _until_subscribed(ws)
+    return ws
 
 
-class Studyhub:
+class StudyhubFrames:
+    """studyhub's send, ack, message and error frames (the bare peer speaks them too)."""
+
+    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
+        return json.dumps(
+            {"type": "send", "room_id": room, "client_msg_id": client_msg_id, "body": body}
+        )
+
+    def decode(self, raw: str | bytes) -> Iterator[Event]:
+        frame = json.loads(raw)
+        kind = frame.get("type")
+        if kind in ("message", "ack"):
+            yield kind, frame.get("client_msg_id"), None
+        elif kind == "error":
+            yield "error", frame.get("ref"), frame.get("code", "error")
+
+
+class Studyhub(StudyhubFrames):
     """The platform as `make up` runs it: REST join, /ws, Kafka, the Flink job, Redis fan-out."""
 
     name = "studyhub"
@@ -148,22 +164,7 @@ class Studyhub:
 
     async def open(self, user: int, room: int) -> ClientConnection:
         url = f"ws://{self.settings.api_host}:{self.settings.api_port}/ws"
-        ws = await connect(
-            f"{url}?token={self._auth(user)['Authorization'][7:]}",
-            max_size=2**20,
-            compression=None,
-        )
-        await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
-        await _until_subscribed(ws)
-        return ws
-
-    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
-        return json.dumps(
-            {"type": "send", "room_id": room, "client_msg_id": client_msg_id, "body": body}
-        )
-
-    def decode(self, raw: str | bytes) -> Iterator[Event]:
-        return _studyhub_decode(raw)
+        return await _open_subscribed(f"{url}?token={self._auth(user)['Authorization'][7:]}", room)
 
     def processes(self) -> dict[str, psutil.Process]:
         return _stack_processes(self.settings)
@@ -178,7 +179,7 @@ class Studyhub:
         await self.http.aclose()
 
 
-class Bare:
+class Bare(StudyhubFrames):
     """bench.peers.bare in its own process: the same frames, nothing behind them."""
 
     name = "bare"
@@ -208,22 +209,9 @@ class Bare:
         return {user: 1 + i // room_size for i, user in enumerate(users)}
 
     async def open(self, user: int, room: int) -> ClientConnection:
-        ws = await connect(
-            f"ws://{self.settings.bind_host}:{self.port}/?user={user}",
-            max_size=2**20,
-            compression=None,
+        return await _open_subscribed(
+            f"ws://{self.settings.bind_host}:{self.port}/?user={user}", room
         )
-        await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
-        await _until_subscribed(ws)
-        return ws
-
-    def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
-        return json.dumps(
-            {"type": "send", "room_id": room, "client_msg_id": client_msg_id, "body": body}
-        )
-
-    def decode(self, raw: str | bytes) -> Iterator[Event]:
-        return _studyhub_decode(raw)
 
     def processes(self) -> dict[str, psutil.Process]:
         return {"bare-server": psutil.Process(self.server.pid)}

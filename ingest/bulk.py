@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pymysql
 from pymysql.connections import Connection
 from pymysql.cursors import Cursor
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from core.db.sharding import DIRECTORY_SHARD, ShardRouter, shard_for_room
 from core.ids import MAX_GENERATOR_ID, SEQUENCE_BITS
@@ -125,6 +125,21 @@ class TableStats:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def delete_chat_messages(router: ShardRouter, rooms: Sequence[int]) -> None:
+    """Delete every message of these rooms, on whichever shard holds each."""
+    by_shard: dict[int, list[int]] = defaultdict(list)
+    for room in rooms:
+        by_shard[shard_for_room(room, router.settings.mysql_shards)].append(room)
+    for shard, ids in sorted(by_shard.items()):
+        with router.engine(shard).begin() as connection:
+            connection.execute(
+                text("DELETE FROM chat_messages WHERE room_id IN :rooms").bindparams(
+                    bindparam("rooms", expanding=True)
+                ),
+                {"rooms": ids},
+            )
 
 
 def generator_predicate(column: str) -> str:

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from core.settings import REPO_ROOT, Settings
 from stack.errors import StackError
@@ -106,15 +107,17 @@ def savepoint_dir(settings: Settings) -> str:
     return f"file://{settings.stack_dir / 'data' / 'flink' / 'savepoints'}"
 
 
+def _savepoint(
+    settings: Settings, job_id: str, operation: str, body: dict[str, Any], timeout: float
+) -> str:
+    trigger = flink_rest(settings, f"/jobs/{job_id}/{operation}", method="POST", body=body)
+    return _await_savepoint(settings, job_id, str(trigger["request-id"]), timeout)
+
+
 def trigger_savepoint(settings: Settings, job_id: str, timeout: float = 60) -> str:
     """Take a savepoint of a running job (which goes on running); returns its location."""
-    trigger = flink_rest(
-        settings,
-        f"/jobs/{job_id}/savepoints",
-        method="POST",
-        body={"target-directory": savepoint_dir(settings), "cancel-job": False},
-    )["request-id"]
-    return _await_savepoint(settings, job_id, str(trigger), timeout)
+    body = {"target-directory": savepoint_dir(settings), "cancel-job": False}
+    return _savepoint(settings, job_id, "savepoints", body, timeout)
 
 
 def stop_job(settings: Settings, job_id: str, timeout: float = 60) -> str:
@@ -127,13 +130,8 @@ def stop_job(settings: Settings, job_id: str, timeout: float = 60) -> str:
     every other job on that TaskManager dies with it. A stop ends the sources, finishes the
     open bundles and closes the operators on the normal path.
     """
-    trigger = flink_rest(
-        settings,
-        f"/jobs/{job_id}/stop",
-        method="POST",
-        body={"targetDirectory": savepoint_dir(settings), "drain": False},
-    )["request-id"]
-    return _await_savepoint(settings, job_id, str(trigger), timeout)
+    body = {"targetDirectory": savepoint_dir(settings), "drain": False}
+    return _savepoint(settings, job_id, "stop", body, timeout)
 
 
 def job_state(settings: Settings, job_id: str) -> str:

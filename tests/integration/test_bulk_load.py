@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from bench.populate import PopulateError, populate
 from bench.population import Population, PopulationConfig
@@ -26,6 +26,7 @@ from ingest.bulk import (
     LoadMethod,
     StudyProfileRow,
     UserRow,
+    delete_chat_messages,
     population_counts,
     truncate_population,
 )
@@ -259,14 +260,13 @@ def test_chat_history_lands_on_each_rooms_shard_in_seq_order(
             assert stored[4][1] == "line 5\twith tab"
             assert stored[0][2].microsecond == 123456
     finally:
-        for shard in range(settings.mysql_shards):
-            with clean.engine(shard).begin() as connection:
-                connection.execute(
-                    text("DELETE FROM chat_messages WHERE room_id IN :rooms").bindparams(
-                        bindparam("rooms", expanding=True)
-                    ),
-                    {"rooms": rooms},
-                )
+        delete_chat_messages(clean, rooms)
+    for room in rooms:
+        with clean.engine_for_room(room).connect() as connection:
+            left = connection.execute(
+                text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room}
+            ).scalar_one()
+        assert left == 0
 
 
 def test_populate_refuses_to_load_over_a_population_unless_replacing(
