@@ -32,7 +32,9 @@ class Resources:
     ids: IdGenerator
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a thread
+    # hop on every request for what is an attribute read.
     resources: Resources = request.app.state.resources
     return resources
 
