@@ -44,7 +44,7 @@ from rich.progress import Progress
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from bench.stats import quantiles, summarise, tree_usage
+from bench.stats import own_usage, quantiles, summarise, tree_usage
 from bench.targets import TARGET_NAMES, Target, make_target
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
 BENCH_GENERATOR = 1010  # synthetic users of load runs: ids that no real row has
+GENERATOR = "load-generator"  # this process, in the per-process tables
 SUSTAINED_P95_MS = 200.0  # the seed's delivery target: a sweep step passes below it
 SUSTAINED_DELIVERY_RATE = 0.999  # ... and delivers at least the seed's 99.9 %
 TARGETS_MS = {"send_ack": 25.0, "delivery": 50.0}  # issue 4's aims (the seed's: 100 and 200)
@@ -88,13 +89,19 @@ class PhaseResult:
     sustained: bool = False
 
 
+def _usage(name: str, process: psutil.Process) -> tuple[float, int]:
+    # The generator starts the peer servers as its children: count its own process only, so
+    # the peer's CPU is the peer's and the generator's is the generator's.
+    return own_usage(process) if name == GENERATOR else tree_usage(process)
+
+
 class Meter:
     """CPU seconds and peak RSS of each process over a stretch, sampled once a second."""
 
     def __init__(self, processes: dict[str, psutil.Process]) -> None:
         self.processes = processes
-        self.start_cpu = {n: tree_usage(p)[0] for n, p in processes.items()}
-        self.peak_rss = {n: tree_usage(p)[1] for n, p in processes.items()}
+        self.start_cpu = {n: _usage(n, p)[0] for n, p in processes.items()}
+        self.peak_rss = {n: _usage(n, p)[1] for n, p in processes.items()}
         self.started = time.perf_counter()
         self.task = asyncio.create_task(self._sample())
 
@@ -102,14 +109,14 @@ class Meter:
         while True:
             await asyncio.sleep(1)
             for name, process in self.processes.items():
-                self.peak_rss[name] = max(self.peak_rss[name], tree_usage(process)[1])
+                self.peak_rss[name] = max(self.peak_rss[name], _usage(name, process)[1])
 
     def stop(self) -> dict[str, dict[str, float]]:
         self.task.cancel()
         elapsed = time.perf_counter() - self.started
         usage: dict[str, dict[str, float]] = {}
         for name, process in self.processes.items():
-            cpu, rss = tree_usage(process)
+            cpu, rss = _usage(name, process)
             spent = cpu - self.start_cpu[name]
             usage[name] = {
                 "cpu_s": round(spent, 2),
@@ -133,7 +140,7 @@ class Load:
         self.readers: list[asyncio.Task[None]] = []
         self.tally_of: dict[str, Tally] = {}
         self.sent_total = 0
-        self.processes = {"load-generator": psutil.Process(), **target.processes()}
+        self.processes = {GENERATOR: psutil.Process(), **target.processes()}
 
     async def grow(self, clients: int) -> float:
         """Bring the connected clients up to ``clients``; returns the seconds it took."""
@@ -295,7 +302,7 @@ class Load:
 
 
 def _server_cpu_share(result: PhaseResult) -> float:
-    return sum(u["cpu_share"] for n, u in result.processes.items() if n != "load-generator")
+    return sum(u["cpu_share"] for n, u in result.processes.items() if n != GENERATOR)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -334,7 +341,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                             if delivered_k
                             else None
                         ),
-                        "generator_cpu_share": result.processes["load-generator"]["cpu_share"],
+                        "generator_cpu_share": result.processes[GENERATOR]["cpu_share"],
                     }
                 )
         else:

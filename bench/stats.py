@@ -46,6 +46,14 @@ def stack_process(settings: Settings, name: str) -> psutil.Process | None:
     return None
 
 
+def own_usage(process: psutil.Process) -> tuple[float, int]:
+    """CPU seconds and resident bytes of the process alone (not the servers it started)."""
+    with contextlib.suppress(psutil.Error):
+        times = process.cpu_times()
+        return times.user + times.system, process.memory_info().rss
+    return 0.0, 0
+
+
 def tree_usage(process: psutil.Process) -> tuple[float, int]:
     """CPU seconds and resident bytes of a process and its children (workers, Python UDFs)."""
     cpu, rss = 0.0, 0
