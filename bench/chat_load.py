@@ -319,10 +319,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         phases: list[PhaseResult] = []
         if args.scale:
             report["scale"] = []
-            rss_idle = load.gateway_rss()
+            # Memory per connection is the growth from the previous level: a gateway that has
+            # held connections before keeps its heap, so growth over "idle" undercounts.
+            rss_before, clients_before = load.gateway_rss(), 0
             for level in args.scale:
                 seconds = await load.grow(level)
                 rss = load.gateway_rss()
+                added_kib = (rss - rss_before) / 1024 / (level - clients_before)
+                rss_before, clients_before = rss, level
                 result = await load.phase(f"scale-{level}", args.rate, args.duration)
                 phases.append(result)
                 delivered_k = result.throughput["delivered_per_s"] / 1000
@@ -334,7 +338,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
                         "delivery_rate": result.delivery_rate,
                         "delivered_per_s": result.throughput["delivered_per_s"],
                         "gateway_rss_mib": round(rss / 2**20, 1),
-                        "gateway_kib_per_connection": round((rss - rss_idle) / 1024 / level, 1),
+                        "gateway_kib_per_connection": round(added_kib, 1),
                         "server_cpu_share": round(_server_cpu_share(result), 3),
                         "cpu_share_per_1k_delivered_per_s": (
                             round(_server_cpu_share(result) / delivered_k, 3)
@@ -402,7 +406,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 def scale_table(scale: list[dict[str, Any]]) -> list[str]:
     """The scale curve as markdown table lines."""
     return [
-        "| connections | delivery p95 ms | delivered/s | gateway RSS MiB | KiB/connection "
+        "| connections | delivery p95 ms | delivered/s | gateway RSS MiB "
+        "| KiB per added connection "
         "| server CPU share | CPU share per 1k delivered/s | generator CPU |",
         "|---|---|---|---|---|---|---|---|",
         *(

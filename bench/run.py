@@ -248,7 +248,7 @@ def plot_scale(scale: list[dict[str, Any]], path: Path) -> None:
     left.grid(visible=True, linewidth=0.3)
     right.plot(connections, [s["gateway_kib_per_connection"] for s in scale], "o-", label="KiB")
     right.set_xlabel("connections")
-    right.set_ylabel("gateway memory per connection (KiB)")
+    right.set_ylabel("gateway KiB per connection added")
     right.grid(visible=True, linewidth=0.3)
     figure.suptitle("studyhub scale curve")
     figure.tight_layout()
