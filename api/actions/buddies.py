@@ -9,7 +9,13 @@ from sqlalchemy import delete, func, select, union
 from sqlalchemy.dialects.mysql import insert
 
 from api.actions.buddy_matching import Candidate, Slot, rank
-from api.actions.social import blocked_between, lock_pair, refuse_pending_between
+from api.actions.social import (
+    answer_pending,
+    blocked_between,
+    lock_pair,
+    pending_requests_of,
+    refuse_pending_between,
+)
 from api.deps import Resources
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
 from api.schemas.buddies import (
@@ -181,17 +187,7 @@ async def respond(
     res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
 ) -> BuddyRequest:
     async with res.db.directory().begin() as session:
-        request = await session.get(BuddyRequest, request_id, with_for_update=True)
-        if request is None or me not in (request.from_user_id, request.to_user_id):
-            raise NotFound(f"buddy request {request_id} does not exist")
-        if request.to_user_id != me:
-            raise Forbidden("only the recipient can answer a buddy request", code="not_recipient")
-        if request.status != "pending":
-            raise Conflict(
-                f"buddy request {request_id} is already {request.status}", code="answered"
-            )
-        request.status = verdict
-        request.responded_at = _now()
+        request = await answer_pending(session, BuddyRequest, request_id, me, verdict)
         if verdict == "accepted":
             await session.execute(
                 insert(StudyBuddy)
@@ -213,18 +209,9 @@ async def respond(
 async def pending_requests(
     res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
 ) -> list[BuddyRequest]:
-    mine = BuddyRequest.to_user_id if direction == "incoming" else BuddyRequest.from_user_id
-    async with res.db.directory()() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(BuddyRequest)
-                    .where(mine == me, BuddyRequest.status == "pending", BuddyRequest.id > after)
-                    .order_by(BuddyRequest.id)
-                    .limit(limit)
-                )
-            ).all()
-        )
+    return await pending_requests_of(
+        res, BuddyRequest, me, direction=direction, after=after, limit=limit
+    )
 
 
 async def buddies(res: Resources, me: int, *, after: int, limit: int) -> list[BuddyOut]:

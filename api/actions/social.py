@@ -60,6 +60,54 @@ async def are_friends(session: AsyncSession, a: int, b: int) -> bool:
 PairRequest = TypeVar("PairRequest", FriendRequest, BuddyRequest)
 
 
+async def answer_pending(
+    session: AsyncSession,
+    model: type[PairRequest],
+    request_id: int,
+    me: int,
+    verdict: Literal["accepted", "declined"],
+) -> PairRequest:
+    """Lock a pending request addressed to ``me`` and record the verdict.
+
+    404 when it is not the caller's at all, 403 when the caller sent it, 409 when answered.
+    """
+    noun = "friend" if model is FriendRequest else "buddy"
+    request = await session.get(model, request_id, with_for_update=True)
+    if request is None or me not in (request.from_user_id, request.to_user_id):
+        raise NotFound(f"{noun} request {request_id} does not exist")
+    if request.to_user_id != me:
+        raise Forbidden(f"only the recipient can answer a {noun} request", code="not_recipient")
+    if request.status != "pending":
+        raise Conflict(f"{noun} request {request_id} is already {request.status}", code="answered")
+    request.status = verdict
+    request.responded_at = _now()
+    return request
+
+
+async def pending_requests_of(
+    res: Resources,
+    model: type[PairRequest],
+    me: int,
+    *,
+    direction: Literal["incoming", "outgoing"],
+    after: int,
+    limit: int,
+) -> list[PairRequest]:
+    """A keyset page of the caller's own pending requests of this kind (nobody else's)."""
+    mine = model.to_user_id if direction == "incoming" else model.from_user_id
+    async with res.db.directory()() as session:
+        return list(
+            (
+                await session.scalars(
+                    select(model)
+                    .where(mine == me, model.status == "pending", model.id > after)
+                    .order_by(model.id)
+                    .limit(limit)
+                )
+            ).all()
+        )
+
+
 async def refuse_pending_between(
     session: AsyncSession, model: type[PairRequest], me: int, to: int
 ) -> None:
@@ -116,17 +164,7 @@ async def _respond(
     res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
 ) -> FriendRequest:
     async with res.db.directory().begin() as session:
-        request = await session.get(FriendRequest, request_id, with_for_update=True)
-        if request is None or me not in (request.from_user_id, request.to_user_id):
-            raise NotFound(f"friend request {request_id} does not exist")
-        if request.to_user_id != me:
-            raise Forbidden("only the recipient can answer a friend request", code="not_recipient")
-        if request.status != "pending":
-            raise Conflict(
-                f"friend request {request_id} is already {request.status}", code="answered"
-            )
-        request.status = verdict
-        request.responded_at = _now()
+        request = await answer_pending(session, FriendRequest, request_id, me, verdict)
         if verdict == "accepted":
             now = _now()
             await session.execute(
@@ -157,19 +195,9 @@ async def decline(res: Resources, me: int, request_id: int) -> FriendRequest:
 async def pending_requests(
     res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
 ) -> list[FriendRequest]:
-    """Only the caller's own pending requests."""
-    mine = FriendRequest.to_user_id if direction == "incoming" else FriendRequest.from_user_id
-    async with res.db.directory()() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(FriendRequest)
-                    .where(mine == me, FriendRequest.status == "pending", FriendRequest.id > after)
-                    .order_by(FriendRequest.id)
-                    .limit(limit)
-                )
-            ).all()
-        )
+    return await pending_requests_of(
+        res, FriendRequest, me, direction=direction, after=after, limit=limit
+    )
 
 
 async def _delete_friendship(session: AsyncSession, a: int, b: int) -> int:
