@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -272,14 +273,7 @@ def test_chat_history_lands_on_each_rooms_shard_in_seq_order(
 def test_populate_refuses_to_load_over_a_population_unless_replacing(
     settings: Settings, clean: ShardRouter
 ) -> None:
-    small = PopulationConfig(
-        users=500,
-        avg_degree=10,
-        rooms=20,
-        seed=3,
-        generator_id=GENERATOR_ID,
-        username_prefix="bulktest_",
-    )
+    small = replace(CONFIG, users=500, avg_degree=10, rooms=20, seed=3)
     report = populate(settings, small)
     assert report.in_database["users"] == 500
     assert report.in_database["friendships"] == report.tables["friendships"].rows
