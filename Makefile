@@ -16,8 +16,8 @@ down:  ## Stop everything `make up` started
 status:  ## Health, port, pid, version and memory of every service
 	@.venv/bin/studyhub stack status
 
-lint:  ## ruff and mypy (strict)
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+lint:  ## ruff, mypy (strict) and the import-linter layer contracts
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && .venv/bin/lint-imports
 
 reset:  ## Stop everything and delete all local data
 	@.venv/bin/studyhub stack reset

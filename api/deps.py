@@ -1,35 +1,15 @@
-"""Request dependencies: the shared resources, the current user, rate limits."""
+"""Request dependencies: the shared resources (domain.resources), the current user, rate limits."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from api.errors import Unauthorized
-from api.ratelimit import RateLimiter
-from api.security import user_id_from_token
-from core.db.sharding import AsyncShardRouter
-from core.ids import IdGenerator
-from core.settings import Settings
-from ingest.publisher import EventPublisher
-from realtime.rooms import RoomStateStore
-
-
-@dataclass
-class Resources:
-    """Everything a handler may use, built once per process in the app's lifespan."""
-
-    settings: Settings
-    db: AsyncShardRouter
-    redis: aioredis.Redis
-    rooms: RoomStateStore
-    publisher: EventPublisher
-    limiter: RateLimiter
-    ids: IdGenerator
+from domain.auth import user_id_from_token
+from domain.errors import Unauthorized
+from domain.resources import Resources
 
 
 async def get_resources(request: Request) -> Resources:

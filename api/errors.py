@@ -1,8 +1,11 @@
-"""Every error leaves the API as ``{"error": code, "message": text}`` with the right status."""
+"""Every error leaves the API as ``{"error": code, "message": text}`` with the right status.
+
+The domain raises ``domain.errors.DomainError``; this module is where it becomes HTTP."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +13,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,47 +34,21 @@ class ErrorBody(BaseModel):
     details: list[dict[str, Any]] | None = None
 
 
-class ApiError(Exception):
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+# The HTTP status of each domain error; a subclass takes its nearest listed ancestor's.
+STATUS: dict[type, int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Unauthorized: 401,
+    Invalid: 422,
+    Unavailable: 503,
+    RateLimited: 429,
+    DomainError: 400,
+}
 
 
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
-
-
-class Conflict(ApiError):
-    status, code = 409, "conflict"
-
-
-class Unauthorized(ApiError):
-    status, code = 401, "unauthorized"
-
-
-class Unprocessable(ApiError):
-    status, code = 422, "validation_error"
-
-
-class ServiceUnavailable(ApiError):
-    status, code = 503, "unavailable"
-
-
-class RateLimited(ApiError):
-    status, code = 429, "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+def status_of(error: DomainError) -> int:
+    return next(STATUS[kind] for kind in type(error).__mro__ if kind in STATUS)
 
 
 # What the OpenAPI document advertises for the error statuses each route can return.
@@ -85,12 +73,14 @@ def _body(code: str, message: str, details: list[dict[str, Any]] | None = None) 
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, error: DomainError) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if isinstance(error, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         if isinstance(error, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(_body(error.code, error.message), error.status, headers=headers)
+        return JSONResponse(_body(error.code, error.message), status_of(error), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:

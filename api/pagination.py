@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-from api.errors import Unprocessable
+from domain.errors import Invalid
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def decode_cursor(cursor: str | None, *, kind: type) -> Any:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise Unprocessable("cursor: not a cursor this API issued", code="invalid_cursor") from None
+        raise Invalid("cursor: not a cursor this API issued", code="invalid_cursor") from None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise Unprocessable("cursor: not a cursor for this list", code="invalid_cursor")
+        raise Invalid("cursor: not a cursor for this list", code="invalid_cursor")
     return value

@@ -31,12 +31,12 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import bindparam, create_engine, text
 
-from api.security import create_token
+from bench.bulk import BulkLoader, ChatRow, delete_chat_messages
 from bench.stats import quantiles, stack_process, summarise, tree_usage
 from core.db.sharding import ShardRouter
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
-from ingest.bulk import BulkLoader, ChatRow, delete_chat_messages
+from domain.auth import create_token
 
 log = logging.getLogger(__name__)
 console = Console()

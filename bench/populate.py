@@ -38,16 +38,7 @@ from rich.text import Text
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 
-from bench.population import (
-    DEFAULT_GENERATOR_ID,
-    Int64Array,
-    Population,
-    PopulationConfig,
-    SyntheticUser,
-)
-from core.db.sharding import DIRECTORY_SHARD, ShardRouter
-from core.settings import Settings, get_settings
-from ingest.bulk import (
+from bench.bulk import (
     LOAD_METHODS,
     BulkLoader,
     BulkLoadError,
@@ -57,6 +48,15 @@ from ingest.bulk import (
     population_counts,
     truncate_population,
 )
+from bench.population import (
+    DEFAULT_GENERATOR_ID,
+    Int64Array,
+    Population,
+    PopulationConfig,
+    SyntheticUser,
+)
+from core.db.sharding import DIRECTORY_SHARD, ShardRouter
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("bench.populate")
 _T = TypeVar("_T")

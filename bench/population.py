@@ -33,19 +33,19 @@ from typing import Final, TypedDict
 import numpy as np
 import numpy.typing as npt
 
+from bench.bulk import SYNTHETIC_GENERATOR_IDS, RoomRow, StudyProfileRow, UserRow
 from core.ids import IdGenerator
-from ingest.bulk import SYNTHETIC_GENERATOR_IDS, RoomRow, StudyProfileRow, UserRow
 
 log = logging.getLogger(__name__)
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-# One of ingest.bulk.SYNTHETIC_GENERATOR_IDS, the generator ids reserved for populations.
+# One of bench.bulk.SYNTHETIC_GENERATOR_IDS, the generator ids reserved for populations.
 DEFAULT_GENERATOR_ID: Final = 1000
 
 # Every synthetic user has the password SYNTHETIC_PASSWORD. Its argon2id hash (the format and
-# parameters of api.security) is precomputed once with a fixed salt: hashing a million passwords
+# parameters of domain.auth) is precomputed once with a fixed salt: hashing a million passwords
 # at ~50 ms each would take hours, and a shared hash is acceptable for synthetic users only.
 # The load generator logs in with it.
 SYNTHETIC_PASSWORD: Final = "studyhub-bench-password"  # noqa: S105 - synthetic users only

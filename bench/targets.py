@@ -21,12 +21,13 @@ import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
-from api.security import create_token
 from bench.peers.centrifugo import VERSION as CENTRIFUGO_VERSION
 from bench.peers.centrifugo import Centrifugo
+from bench.peers.centrifugo import channel as centrifugo_channel
 from bench.peers.centrifugo import token as centrifugo_token
 from bench.stats import stack_process
 from core.settings import REPO_ROOT, Settings
+from domain.auth import create_token
 
 # (kind, client_msg_id, error code): kind is message, ack, error or ping
 Event = tuple[str, str | None, str | None]
@@ -245,7 +246,7 @@ class CentrifugoTarget:
             json.dumps({"id": 1, "connect": {"token": centrifugo_token(self.server.secret, user)}})
         )
         await self._reply(ws, 1)
-        await ws.send(json.dumps({"id": 2, "subscribe": {"channel": f"room:{room}"}}))
+        await ws.send(json.dumps({"id": 2, "subscribe": {"channel": centrifugo_channel(room)}}))
         await self._reply(ws, 2)
         return ws
 
@@ -266,7 +267,10 @@ class CentrifugoTarget:
         return json.dumps(
             {
                 "id": self.command_id,
-                "publish": {"channel": f"room:{room}", "data": {"c": client_msg_id, "b": body}},
+                "publish": {
+                    "channel": centrifugo_channel(room),
+                    "data": {"c": client_msg_id, "b": body},
+                },
             }
         )
 

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+from core import wire
+
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 GENERATOR_BITS = 10
 SEQUENCE_BITS = 12
@@ -56,9 +58,8 @@ def id_timestamp_ms(snowflake_id: int) -> int:
     return (snowflake_id >> (GENERATOR_BITS + SEQUENCE_BITS)) + EPOCH_MS
 
 
-LEASE_KEY = "idgen:lease:{}"
 # Generator ids 0-899 are leased by running services; 900-999 are the tests' and tools' own,
-# 1000-1010 mark synthetic benchmark populations (ingest/bulk.py deletes by them).
+# 1000-1010 mark synthetic benchmark populations (bench/bulk.py deletes by them).
 LEASABLE = range(900)
 
 
@@ -71,7 +72,7 @@ async def lease_generator_id(redis: Any, owner: str, *, ttl_s: int = 3600) -> in
     within the TTL, and a crashed holder's id comes free when its lease expires.
     """
     for candidate in LEASABLE:
-        if await redis.set(LEASE_KEY.format(candidate), owner, nx=True, ex=ttl_s):
+        if await redis.set(wire.id_lease_key(candidate), owner, nx=True, ex=ttl_s):
             return candidate
     raise RuntimeError(f"all {len(LEASABLE)} generator ids are leased; are leases leaking?")
 
@@ -80,7 +81,7 @@ async def renew_generator_id(
     redis: Any, generator_id: int, owner: str, *, ttl_s: int = 3600
 ) -> bool:
     """Extend our lease; False if it was lost (then the process must stop minting ids)."""
-    key = LEASE_KEY.format(generator_id)
+    key = wire.id_lease_key(generator_id)
     if await redis.get(key) != owner:
         return False
     return bool(await redis.expire(key, ttl_s))

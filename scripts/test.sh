@@ -16,6 +16,7 @@ echo "== lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
+.venv/bin/lint-imports  # the layer contracts in pyproject.toml
 echo "== tests"
 .venv/bin/pytest "$@"
 echo "make test took $(( $(date +%s) - started ))s"

@@ -1,0 +1,17 @@
+"""The REST routes, one module per domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.routes import buddies, chat, groups, presence, rooms, social, users
+
+ROUTERS: tuple[APIRouter, ...] = (
+    users.router,
+    rooms.router,
+    social.router,
+    groups.router,
+    buddies.router,
+    chat.router,
+    presence.router,
+)

@@ -1,4 +1,4 @@
-"""Study buddies: thin routes over api.actions.buddies."""
+"""Study buddies: thin routes over domain.buddies."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
-from api.actions import buddies as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
-from api.schemas.buddies import (
+from domain import buddies as actions
+from domain.schemas.buddies import (
     BuddyOut,
     BuddyRequestIn,
     BuddyRequestOut,
@@ -18,7 +18,7 @@ from api.schemas.buddies import (
     StudyProfileOut,
     SuggestionOut,
 )
-from api.schemas.common import Id
+from domain.schemas.common import Id
 
 router = APIRouter(tags=["buddies"], responses=ERROR_RESPONSES)
 
@@ -44,8 +44,7 @@ async def suggestions(
 
 @router.post("/buddies/requests", status_code=status.HTTP_201_CREATED)
 async def send_request(data: BuddyRequestIn, user_id: UserId, res: Res) -> BuddyRequestOut:
-    request = await actions.send_request(res, user_id, data.to_user_id, data.message)
-    return BuddyRequestOut.model_validate(request)
+    return await actions.send_request(res, user_id, data.to_user_id, data.message)
 
 
 @router.get("/buddies/requests")
@@ -61,21 +60,17 @@ async def my_requests(
     rows = await actions.pending_requests(
         res, user_id, direction=direction, after=after, limit=limit + 1
     )
-    return page_of([BuddyRequestOut.model_validate(r) for r in rows], limit, lambda r: r.id)
+    return page_of(rows, limit, lambda r: r.id)
 
 
 @router.post("/buddies/requests/{request_id}/accept")
 async def accept(request_id: Id, user_id: UserId, res: Res) -> BuddyRequestOut:
-    return BuddyRequestOut.model_validate(
-        await actions.respond(res, user_id, request_id, "accepted")
-    )
+    return await actions.respond(res, user_id, request_id, "accepted")
 
 
 @router.post("/buddies/requests/{request_id}/decline")
 async def decline(request_id: Id, user_id: UserId, res: Res) -> BuddyRequestOut:
-    return BuddyRequestOut.model_validate(
-        await actions.respond(res, user_id, request_id, "declined")
-    )
+    return await actions.respond(res, user_id, request_id, "declined")
 
 
 @router.get("/buddies")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.actions import chat as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
-from api.schemas.common import Id
+from core.frames import Message
+from domain import chat as actions
+from domain.schemas.common import Id
 
 router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
 
 
 class MessagesPage(BaseModel):
-    items: list[dict[str, Any]]
+    items: list[Message]
     next_before_seq: int | None
 
 
@@ -29,7 +30,5 @@ async def history(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessagesPage:
     """A page of the room's messages before before_seq (the newest page without it)."""
-    await actions.require_participant(res, room_id, user_id)
-    page = await actions.messages_before(res, room_id, before_seq, limit=limit)
-    more = bool(page) and int(page[0]["seq"]) > 1
-    return MessagesPage(items=page, next_before_seq=int(page[0]["seq"]) if more else None)
+    page, more = await actions.history(res, user_id, room_id, before_seq, limit=limit)
+    return MessagesPage(items=page, next_before_seq=page[0].seq if more else None)

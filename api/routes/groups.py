@@ -1,4 +1,4 @@
-"""Discussion groups: thin routes over api.actions.groups."""
+"""Discussion groups: thin routes over domain.groups."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.actions import groups as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
-from api.schemas.common import Id, Subject
-from api.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
+from domain import groups as actions
+from domain.schemas.common import Id, Subject
+from domain.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
 
 router = APIRouter(prefix="/groups", tags=["groups"], responses=ERROR_RESPONSES)
 

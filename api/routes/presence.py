@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import Res, UserId
-from api.errors import ERROR_RESPONSES, Unprocessable
-from api.schemas.common import Id
-from realtime import presence
+from api.errors import ERROR_RESPONSES
+from domain import presence
+from domain.errors import Invalid
+from domain.schemas.common import Id
 
 router = APIRouter(tags=["presence"], responses=ERROR_RESPONSES)
 
@@ -40,8 +41,8 @@ async def many(
     try:
         wanted = list(dict.fromkeys(int(part) for part in ids.split(",") if part.strip()))
     except ValueError:
-        raise Unprocessable("ids: comma-separated integers, e.g. ids=12,34") from None
+        raise Invalid("ids: comma-separated integers, e.g. ids=12,34") from None
     if not wanted or len(wanted) > MAX_BULK or min(wanted) < 1 or max(wanted) >= 2**63:
-        raise Unprocessable(f"ids: between 1 and {MAX_BULK} positive 64-bit ids")
+        raise Invalid(f"ids: between 1 and {MAX_BULK} positive 64-bit ids")
     found = await presence.statuses(res.redis, wanted)
     return [PresenceOut(user_id=u, status=found[u]) for u in wanted]

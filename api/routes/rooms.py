@@ -1,4 +1,4 @@
-"""Study rooms: thin routes over api.actions.rooms."""
+"""Study rooms: thin routes over domain.rooms."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.actions import rooms as actions
 from api.deps import Res, UserId
-from api.errors import ERROR_RESPONSES, Unprocessable
+from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor, page_of
-from api.schemas.common import Id
-from api.schemas.rooms import (
+from domain import rooms as actions
+from domain.errors import Invalid
+from domain.schemas.common import Id
+from domain.schemas.rooms import (
     InviteIn,
     InviteOut,
     ParticipantOut,
@@ -42,10 +43,10 @@ async def list_rooms(
     """Open public rooms, most participants first (Redis `rooms:active`)."""
     del user_id
     if not active:
-        raise Unprocessable("active: only active=true is supported; closed rooms are not listed")
+        raise Invalid("active: only active=true is supported; closed rooms are not listed")
     offset = decode_cursor(cursor, kind=int) or 0
     if offset < 0:
-        raise Unprocessable("cursor: not a cursor for this list", code="invalid_cursor")
+        raise Invalid("cursor: not a cursor for this list", code="invalid_cursor")
     rooms, next_offset = await actions.list_active(res, topic=topic, offset=offset, limit=limit)
     more = next_offset is not None and len(rooms) == limit
     return Page(items=rooms, next_cursor=encode_cursor(next_offset) if more else None)
@@ -53,8 +54,7 @@ async def list_rooms(
 
 @router.get("/{room_id}")
 async def get_room(room_id: Id, user_id: UserId, res: Res) -> RoomOut:
-    state = await actions.visible_state(res, room_id, user_id)
-    return actions.room_out(state, await res.rooms.participant_count(room_id))
+    return await actions.get_room(res, room_id, user_id)
 
 
 @router.post("/{room_id}/join")
@@ -74,9 +74,8 @@ async def participants(
     room_id: Id, user_id: UserId, res: Res, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[ParticipantOut]:
     after = decode_cursor(cursor, kind=int) or 0
-    await actions.visible_state(res, room_id, user_id)
-    members = [m for m in await res.rooms.participants(room_id) if m > after][: limit + 1]
-    return page_of([ParticipantOut(user_id=m) for m in members], limit, lambda p: p.user_id)
+    members = await actions.participants(res, room_id, user_id, after=after, limit=limit + 1)
+    return page_of(members, limit, lambda p: p.user_id)
 
 
 @router.post("/{room_id}/invites", status_code=status.HTTP_201_CREATED)

@@ -1,4 +1,4 @@
-"""Friends and blocks: thin routes over api.actions.social."""
+"""Friends and blocks: thin routes over domain.social."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.actions import social as actions
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
-from api.schemas.common import Id
-from api.schemas.social import (
+from domain import social as actions
+from domain.schemas.common import Id
+from domain.schemas.social import (
     CountOut,
     FriendOut,
     FriendRequestIn,
@@ -24,9 +24,7 @@ router = APIRouter(tags=["friends"], responses=ERROR_RESPONSES)
 
 @router.post("/friends/requests", status_code=status.HTTP_201_CREATED)
 async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> FriendRequestOut:
-    return FriendRequestOut.model_validate(
-        await actions.send_request(res, user_id, data.to_user_id)
-    )
+    return await actions.send_request(res, user_id, data.to_user_id)
 
 
 @router.get("/friends/suggestions")
@@ -50,17 +48,17 @@ async def my_requests(
     rows = await actions.pending_requests(
         res, user_id, direction=direction, after=after, limit=limit + 1
     )
-    return page_of([FriendRequestOut.model_validate(r) for r in rows], limit, lambda r: r.id)
+    return page_of(rows, limit, lambda r: r.id)
 
 
 @router.post("/friends/requests/{request_id}/accept")
 async def accept(request_id: Id, user_id: UserId, res: Res) -> FriendRequestOut:
-    return FriendRequestOut.model_validate(await actions.accept(res, user_id, request_id))
+    return await actions.accept(res, user_id, request_id)
 
 
 @router.post("/friends/requests/{request_id}/decline")
 async def decline(request_id: Id, user_id: UserId, res: Res) -> FriendRequestOut:
-    return FriendRequestOut.model_validate(await actions.decline(res, user_id, request_id))
+    return await actions.decline(res, user_id, request_id)
 
 
 @router.delete("/friends/{other_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Auth and users: thin routes over api.actions.users."""
+"""Auth and users: thin routes over domain.users."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.actions import users as actions
 from api.deps import Res, UserId, client_ip
-from api.errors import ERROR_RESPONSES, Unauthorized
+from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
-from api.schemas.common import Id
-from api.schemas.users import RegisterIn, TokenOut, UserOut
-from api.security import create_token
+from domain import users as actions
+from domain.schemas.common import Id
+from domain.schemas.users import RegisterIn, TokenOut, UserOut
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -22,7 +21,7 @@ router = APIRouter(responses=ERROR_RESPONSES)
 async def register(data: RegisterIn, res: Res, request: Request) -> UserOut:
     """Create an account. Limited per client IP."""
     await res.limiter.hit("auth", client_ip(request), limit=res.settings.rate_limit_auth_per_minute)
-    return UserOut.model_validate(await actions.register_user(res, data))
+    return await actions.register_user(res, data)
 
 
 @router.post("/auth/token", tags=["auth"])
@@ -31,16 +30,12 @@ async def token(
 ) -> TokenOut:
     """OAuth2 password flow: form fields username and password; returns a bearer JWT."""
     await res.limiter.hit("auth", client_ip(request), limit=res.settings.rate_limit_auth_per_minute)
-    user_id = await actions.authenticate(res, form.username, form.password)
-    if user_id is None:
-        raise Unauthorized("wrong username or password", code="invalid_credentials")
-    access_token, ttl = create_token(res.settings, user_id)
-    return TokenOut(access_token=access_token, expires_in=ttl)
+    return await actions.login(res, form.username, form.password)
 
 
 @router.get("/users/me", tags=["users"])
 async def me(user_id: UserId, res: Res) -> UserOut:
-    return UserOut.model_validate(await actions.get_user(res, user_id))
+    return await actions.get_user(res, user_id)
 
 
 @router.get("/users/search", tags=["users"])
@@ -56,10 +51,10 @@ async def search(
     users = await actions.search_users(
         res, viewer_id=user_id, query=q, after=after, limit=limit + 1
     )
-    return page_of([UserOut.model_validate(u) for u in users], limit, lambda u: u.username)
+    return page_of(users, limit, lambda u: u.username)
 
 
 @router.get("/users/{target_id}", tags=["users"])
 async def get_user(target_id: Id, user_id: UserId, res: Res) -> UserOut:
     del user_id  # any signed-in user may look a profile up
-    return UserOut.model_validate(await actions.get_user(res, target_id))
+    return await actions.get_user(res, target_id)

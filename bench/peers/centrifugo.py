@@ -71,6 +71,11 @@ def config(settings: Settings, port: int, secret: str) -> dict[str, Any]:
     }
 
 
+def channel(room: int) -> str:
+    """A room's Centrifugo channel: its own namespace, not a studyhub Redis key."""
+    return f"room:{room}"
+
+
 def token(secret: str, user: int) -> str:
     return jwt.encode({"sub": str(user), "exp": int(time.time()) + 3600}, secret, "HS256")
 

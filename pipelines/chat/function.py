@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -12,7 +11,9 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from core import wire
 from core.db.sharding import shard_for_room
+from core.events import CHAT_MESSAGES, ChatMessageSent, parse_event
 from pipelines.chat.store import DUPLICATE, store
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ class PersistAndBroadcast(KeyedProcessFunction):  # type: ignore[misc]
 
     def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Any:
         del ctx  # no timers or side outputs
-        event = json.loads(value)
-        room_id = int(event["room_id"])
+        event = parse_event(CHAT_MESSAGES, value)
+        if not isinstance(event, ChatMessageSent):
+            raise TypeError(f"{CHAT_MESSAGES} carries {type(event).__name__}, not a message")
+        room_id = event.room_id
         connection = self.shards[shard_for_room(room_id, len(self.shards))]
         connection.ping(reconnect=True)
         with connection.cursor() as cursor:
@@ -48,7 +51,7 @@ class PersistAndBroadcast(KeyedProcessFunction):  # type: ignore[misc]
         self.last_seq.update(stored.seq)
         # Stored first, then broadcast: a client never sees a message history would not have.
         pipe = self.redis.pipeline(transaction=False)
-        pipe.publish(f"room:{room_id}:messages", stored.frame)
-        pipe.set(f"room:{{{room_id}}}:last_seq", stored.seq)
+        pipe.publish(wire.room_channel(room_id), stored.frame)
+        pipe.set(wire.room_last_seq_key(room_id), stored.seq)
         pipe.execute()
         yield from ()

@@ -4,10 +4,11 @@
 
 It keys the stream by room_id, so one room's messages are handled one at a time in Kafka
 partition order: that order is the room's single order. Each message is stored first and then
-published on ``room:{id}:messages``, which every gateway process listens to. Checkpoints every
-few seconds commit the Kafka offsets together with each room's last seq; after a restore the
-replayed messages get the same seqs, find their rows already stored, and are broadcast again
-(clients drop seqs they have). `studyhub stack up` submits the job if it is not running.
+published on the room's channel (``core.wire.room_channel``), which every gateway listens to.
+Checkpoints every few seconds commit the Kafka offsets together with each room's last seq;
+after a restore the replayed messages get the same seqs, find their rows already stored, and
+are broadcast again (clients drop seqs they have). `studyhub stack up` submits the job if it is
+not running.
 """
 
 from __future__ import annotations

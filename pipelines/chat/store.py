@@ -15,10 +15,12 @@ Why every case below exists:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from core.events import ChatMessageSent
+from core.frames import Message, wire_time
 
 DUPLICATE = -1
 
@@ -36,25 +38,20 @@ class Stored:
     frame: str | None  # the broadcast frame, None for a duplicate send
 
 
-def message_frame(event: dict[str, Any], seq: int) -> str:
-    return json.dumps(
-        {
-            "type": "message",
-            "room_id": event["room_id"],
-            "seq": seq,
-            "message_id": event["message_id"],
-            "user_id": event["sender_id"],
-            "body": event["body"],
-            "created_at": event["occurred_at"],
-            "client_msg_id": event["client_msg_id"],
-        },
-        separators=(",", ":"),
-    )
+def message_frame(event: ChatMessageSent, seq: int) -> str:
+    return Message(
+        room_id=event.room_id,
+        seq=seq,
+        message_id=event.message_id,
+        user_id=event.sender_id,
+        body=event.body,
+        created_at=wire_time(event.occurred_at),
+        client_msg_id=event.client_msg_id,
+    ).to_json()
 
 
-def _created_at(event: dict[str, Any]) -> datetime:
-    when = datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00"))
-    return when.astimezone(UTC).replace(tzinfo=None)
+def _created_at(event: ChatMessageSent) -> datetime:
+    return event.occurred_at.astimezone(UTC).replace(tzinfo=None)
 
 
 def max_seq(cursor: Cursor, room_id: int) -> int:
@@ -62,9 +59,9 @@ def max_seq(cursor: Cursor, room_id: int) -> int:
     return int(cursor.fetchone()[0])
 
 
-def store(cursor: Cursor, event: dict[str, Any], last_seq: int | None) -> Stored:
+def store(cursor: Cursor, event: ChatMessageSent, last_seq: int | None) -> Stored:
     """Insert the message as seq last_seq + 1 (idempotently); says what to broadcast."""
-    room_id = int(event["room_id"])
+    room_id = event.room_id
     if last_seq is None:
         last_seq = max_seq(cursor, room_id)
     for _ in range(3):
@@ -76,10 +73,10 @@ def store(cursor: Cursor, event: dict[str, Any], last_seq: int | None) -> Stored
             (
                 room_id,
                 seq,
-                int(event["message_id"]),
-                int(event["sender_id"]),
-                str(event["client_msg_id"]),
-                str(event["body"]),
+                event.message_id,
+                event.sender_id,
+                event.client_msg_id,
+                event.body,
                 _created_at(event),
             ),
         )
@@ -88,12 +85,12 @@ def store(cursor: Cursor, event: dict[str, Any], last_seq: int | None) -> Stored
         cursor.execute(
             "SELECT seq, message_id FROM chat_messages "
             "WHERE room_id = %s AND sender_id = %s AND client_msg_id = %s",
-            (room_id, int(event["sender_id"]), str(event["client_msg_id"])),
+            (room_id, event.sender_id, event.client_msg_id),
         )
         existing = cursor.fetchone()
         if existing is not None:
             existing_seq, existing_id = int(existing[0]), int(existing[1])
-            if existing_id == int(event["message_id"]) and existing_seq == seq:
+            if existing_id == event.message_id and existing_seq == seq:
                 return Stored(seq, message_frame(event, seq))  # replay after a restore
             return Stored(DUPLICATE, None)  # a resend of a message already stored
         # The seq is taken by another message: our state is behind the table. Catch up.

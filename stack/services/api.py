@@ -26,7 +26,7 @@ class ApiService(Service):
         uvicorn = Path(sys.executable).with_name("uvicorn")
         argv = [
             str(uvicorn),
-            "api.app:create_app",
+            "server.app:create_app",
             "--factory",
             "--host",
             self.settings.api_host,

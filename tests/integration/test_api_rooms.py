@@ -12,7 +12,9 @@ from sqlalchemy import text
 
 from core.db.sharding import ShardRouter
 from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimerChanged
-from realtime.rooms import ACTIVE, participants_key, state_key
+from core.wire import ACTIVE_ROOMS as ACTIVE
+from core.wire import room_participants_key as participants_key
+from core.wire import room_state_key as state_key
 from tests.utils.api import EventTap, People, Person
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from bench import chat_load, run
+from bench.bulk import population_counts, truncate_population
 from core.db.sharding import ShardRouter
 from core.settings import Settings
-from ingest.bulk import population_counts, truncate_population
 from tests.conftest import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]

@@ -14,12 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from bench.populate import PopulateError, populate
-from bench.population import Population, PopulationConfig
-from core.db.sharding import DIRECTORY_SHARD, ShardRouter, shard_for_room
-from core.ids import IdGenerator
-from core.settings import Settings
-from ingest.bulk import (
+from bench.bulk import (
     LOAD_METHODS,
     BulkLoader,
     BulkLoadError,
@@ -31,6 +26,11 @@ from ingest.bulk import (
     population_counts,
     truncate_population,
 )
+from bench.populate import PopulateError, populate
+from bench.population import Population, PopulationConfig
+from core.db.sharding import DIRECTORY_SHARD, ShardRouter, shard_for_room
+from core.ids import IdGenerator
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

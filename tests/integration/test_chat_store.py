@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
 import pytest
 
 from core.db.sharding import shard_for_room
+from core.events import ChatMessageSent
 from core.ids import IdGenerator
 from core.settings import Settings
 from pipelines.chat.store import DUPLICATE, store
@@ -38,15 +38,14 @@ def room(settings: Settings, mysql: object) -> Iterator[tuple[int, pymysql.curso
     connection.close()
 
 
-def _event(room_id: int, body: str, client_msg_id: str | None = None) -> dict[str, Any]:
-    return {
-        "room_id": room_id,
-        "message_id": ids.next_id(),
-        "sender_id": 42,
-        "client_msg_id": client_msg_id or str(uuid.uuid4()),
-        "body": body,
-        "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
+def _event(room_id: int, body: str, client_msg_id: str | None = None) -> ChatMessageSent:
+    return ChatMessageSent(
+        room_id=room_id,
+        message_id=ids.next_id(),
+        sender_id=42,
+        client_msg_id=client_msg_id or str(uuid.uuid4()),
+        body=body,
+    )
 
 
 def _rows(cursor: pymysql.cursors.Cursor, room_id: int) -> list[tuple[int, str]]:

@@ -18,12 +18,13 @@ from neo4j import Driver
 from sqlalchemy import select, text
 from sqlalchemy.dialects import mysql as mysql_dialect
 
-from api.actions.social import friends_statement, mutual_statement
+from core import wire
 from core.db.models import StudyRoom
 from core.db.sharding import ShardRouter
 from core.events import CHAT_MESSAGES, ROOM_EVENTS, ChatMessageSent, RoomJoined, topic_specs
 from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings
+from domain.social import friends_statement, mutual_statement
 from ingest.kafka import consume_events, make_consumer, make_producer, produce_sync
 
 pytestmark = pytest.mark.integration
@@ -267,7 +268,7 @@ def test_generator_id_leases_are_exclusive(redis_conn: redis.Redis) -> None:
             assert await renew_generator_id(client, leased[0], owners[0], ttl_s=30)
             assert not await renew_generator_id(client, leased[0], "someone-else", ttl_s=30)
             for generator_id in leased:
-                await client.delete(f"idgen:lease:{generator_id}")
+                await client.delete(wire.id_lease_key(generator_id))
             return leased
         finally:
             await client.aclose()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.actions.buddy_matching import (
+from domain.buddy_matching import (
     Candidate,
     Slot,
     overlap_minutes,

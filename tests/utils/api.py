@@ -14,11 +14,11 @@ import httpx
 import uvicorn
 from confluent_kafka import Consumer, TopicPartition
 
-from api.app import create_app
-from api.security import create_token
 from core.events import Event, parse_event
 from core.settings import Settings
+from domain.auth import create_token
 from ingest.kafka import make_consumer
+from server.app import create_app
 
 
 def free_port() -> int:

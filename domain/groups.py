@@ -8,11 +8,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.actions.users import escape_like
-from api.deps import Resources
-from api.errors import Conflict, Forbidden, NotFound
-from api.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
 from core.db.models import DiscussionGroup, GroupMember, GroupPost
+from domain.errors import Conflict, Forbidden, NotFound
+from domain.resources import Resources
+from domain.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
+from domain.users import escape_like
 
 
 def _now() -> datetime:

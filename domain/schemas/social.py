@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from api.schemas.common import Id, UtcDateTime
+from domain.schemas.common import Id, UtcDateTime
 
 
 class FriendRequestIn(BaseModel):

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Id, Subject, UtcDateTime
+from domain.schemas.common import Id, Subject, UtcDateTime
 
 
 class GroupCreateIn(BaseModel):

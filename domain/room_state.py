@@ -1,9 +1,11 @@
-"""Live room state in Redis: the seed's keys, with atomic, idempotent join and leave.
+"""Live room state in Redis: the seed's keys (core.wire), with atomic, idempotent join and leave.
 
-- ``room:{id}:state``        hash: name, topic, capacity, visibility, owner_id, status, timer
-- ``room:{id}:participants`` set of user ids
-- ``rooms:active``           sorted set of open rooms, scored by participant count
-- ``rooms:active:topic:{t}`` the same, per topic (the listing's topic filter)
+- ``wire.room_state_key``        hash: name, topic, capacity, visibility, owner_id, status, timer
+- ``wire.room_participants_key`` set of user ids
+- ``wire.active_rooms_key()``    sorted set of open rooms, scored by participant count
+- ``wire.active_rooms_key(t)``   the same, per topic (the listing's topic filter)
+
+``RoomStateStore.state`` returns a typed ``RoomState``; the hash's strings stop here.
 
 MySQL stays the record. A room missing from Redis (a restart without its AOF, or a room that
 was never loaded) is loaded from MySQL by a script that only fills an absent state, so it can
@@ -23,7 +25,7 @@ from typing import Literal, cast, get_args
 
 import redis.asyncio as aioredis
 
-ACTIVE = "rooms:active"
+from core import wire
 
 _JOIN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
@@ -99,16 +101,65 @@ class Timer:
     remaining_ms: int | None  # when paused or running
 
 
-def state_key(room_id: int) -> str:
-    return f"room:{{{room_id}}}:state"
+Visibility = Literal["public", "private"]
+RoomStatus = Literal["open", "closed"]
+IDLE = Timer(phase="idle", status="idle", ends_at_ms=None, remaining_ms=None)
 
 
-def participants_key(room_id: int) -> str:
-    return f"room:{{{room_id}}}:participants"
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """One room as Redis holds it: the record's fields plus the shared timer."""
 
+    id: int
+    name: str
+    topic: str
+    capacity: int
+    visibility: Visibility
+    owner_id: int
+    status: RoomStatus
+    created_at_us: int
+    timer: Timer = IDLE  # as stored; ``timer_at`` gives it at a moment
 
-def topic_key(topic: str) -> str:
-    return f"{ACTIVE}:topic:{topic}"
+    def fields(self) -> dict[str, str | int]:
+        """The hash fields of the record (the timer is written by ``set_timer``)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "topic": self.topic,
+            "capacity": self.capacity,
+            "visibility": self.visibility,
+            "owner_id": self.owner_id,
+            "status": self.status,
+            "created_at_us": self.created_at_us,
+        }
+
+    @classmethod
+    def from_hash(cls, raw: dict[str, str]) -> RoomState:
+        visibility = raw["visibility"]
+        status = raw["status"]
+        if visibility not in get_args(Visibility) or status not in get_args(RoomStatus):
+            raise ValueError(f"room {raw.get('id')}: corrupt state {raw!r}")
+        return cls(
+            id=int(raw["id"]),
+            name=raw["name"],
+            topic=raw["topic"],
+            capacity=int(raw["capacity"]),
+            visibility=cast(Visibility, visibility),
+            owner_id=int(raw["owner_id"]),
+            status=cast(RoomStatus, status),
+            created_at_us=int(raw["created_at_us"]),
+            timer=_stored_timer(raw),
+        )
+
+    def timer_at(self, now_ms: int | None = None) -> Timer:
+        """The timer as it stands at ``now_ms`` (now): a running clock's remaining time."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        timer = self.timer
+        if timer.status == "running" and timer.ends_at_ms is not None:
+            return Timer(
+                timer.phase, timer.status, timer.ends_at_ms, max(0, timer.ends_at_ms - now_ms)
+            )
+        return timer
 
 
 class RoomStateStore:
@@ -119,16 +170,21 @@ class RoomStateStore:
         self._load = redis.register_script(_LOAD)
         self._close = redis.register_script(_CLOSE)
 
-    def _keys(self, room_id: int, topic: str) -> list[str]:
-        return [state_key(room_id), participants_key(room_id), ACTIVE, topic_key(topic)]
+    @staticmethod
+    def _keys(room_id: int, topic: str) -> list[str]:
+        return [
+            wire.room_state_key(room_id),
+            wire.room_participants_key(room_id),
+            wire.active_rooms_key(),
+            wire.active_rooms_key(topic),
+        ]
 
-    async def load(
-        self, room_id: int, state: dict[str, str | int], participants: list[int]
-    ) -> bool:
+    async def load(self, state: RoomState, participants: list[int]) -> bool:
         """Fill an absent room from MySQL; False if Redis already had it (it wins)."""
-        fields: list[str | int] = [item for pair in state.items() for item in pair]
-        args: list[str | int] = [room_id, len(state), *fields, *participants]
-        return bool(await self._load(keys=self._keys(room_id, str(state["topic"])), args=args))
+        record = state.fields()
+        fields: list[str | int] = [item for pair in record.items() for item in pair]
+        args: list[str | int] = [state.id, len(record), *fields, *participants]
+        return bool(await self._load(keys=self._keys(state.id, state.topic), args=args))
 
     async def join(self, room_id: int, topic: str, user_id: int) -> tuple[JoinOutcome, int]:
         outcome, count = await self._join(keys=self._keys(room_id, topic), args=[user_id, room_id])
@@ -141,24 +197,25 @@ class RoomStateStore:
     async def close(self, room_id: int, topic: str) -> None:
         await self._close(keys=self._keys(room_id, topic), args=[room_id])
 
-    async def state(self, room_id: int) -> dict[str, str]:
-        raw = await self.redis.hgetall(state_key(room_id))
-        return {str(key): str(value) for key, value in raw.items()}
+    async def state(self, room_id: int) -> RoomState | None:
+        """The room's live state, or None if Redis does not hold it."""
+        raw = await self.redis.hgetall(wire.room_state_key(room_id))
+        return RoomState.from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
 
     async def participant_count(self, room_id: int) -> int:
-        count: int = await self.redis.scard(participants_key(room_id))
+        count: int = await self.redis.scard(wire.room_participants_key(room_id))
         return count
 
     async def participants(self, room_id: int) -> list[int]:
-        members = await self.redis.smembers(participants_key(room_id))
+        members = await self.redis.smembers(wire.room_participants_key(room_id))
         return sorted(int(member) for member in members)
 
     async def is_participant(self, room_id: int, user_id: int) -> bool:
-        return bool(await self.redis.sismember(participants_key(room_id), str(user_id)))
+        return bool(await self.redis.sismember(wire.room_participants_key(room_id), str(user_id)))
 
     async def active(self, *, topic: str | None, offset: int, limit: int) -> list[tuple[int, int]]:
         """(room_id, participants), most participants first, ties by newest room."""
-        key = topic_key(topic) if topic else ACTIVE
+        key = wire.active_rooms_key(topic or None)
         rows = cast(
             list[tuple[str, float]],
             await self.redis.zrevrange(key, offset, offset + limit - 1, withscores=True),
@@ -167,7 +224,7 @@ class RoomStateStore:
 
     async def set_timer(self, room_id: int, timer: Timer) -> None:
         await self.redis.hset(
-            state_key(room_id),
+            wire.room_state_key(room_id),
             mapping={
                 "timer_phase": timer.phase,
                 "timer_status": timer.status,
@@ -177,22 +234,14 @@ class RoomStateStore:
         )
 
 
-def timer_from_state(state: dict[str, str], now_ms: int | None = None) -> Timer:
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    status = state.get("timer_status", "idle")
-    phase = state.get("timer_phase", "idle")
+def _stored_timer(raw: dict[str, str]) -> Timer:
+    status = raw.get("timer_status", "idle")
+    phase = raw.get("timer_phase", "idle")
     if status not in get_args(TimerStatus) or phase not in get_args(TimerPhase):
-        status = phase = "idle"
-    ends_at = int(state["timer_ends_at_ms"]) if state.get("timer_ends_at_ms") else None
-    remaining = int(state["timer_remaining_ms"]) if state.get("timer_remaining_ms") else None
-    if status == "running" and ends_at is not None:
-        remaining = max(0, ends_at - now_ms)
-    return Timer(
-        phase=cast(TimerPhase, phase),
-        status=cast(TimerStatus, status),
-        ends_at_ms=ends_at,
-        remaining_ms=remaining,
-    )
+        return IDLE
+    ends_at = int(raw["timer_ends_at_ms"]) if raw.get("timer_ends_at_ms") else None
+    remaining = int(raw["timer_remaining_ms"]) if raw.get("timer_remaining_ms") else None
+    return Timer(cast(TimerPhase, phase), cast(TimerStatus, status), ends_at, remaining)
 
 
 def next_timer(
@@ -206,7 +255,7 @@ def next_timer(
 ) -> Timer:
     """The shared pomodoro clock: pure, so every rule is unit-tested without Redis."""
     if action == "reset":
-        return Timer(phase="idle", status="idle", ends_at_ms=None, remaining_ms=None)
+        return IDLE
     if action == "pause":
         if current.status != "running" or current.ends_at_ms is None:
             return current

@@ -15,11 +15,11 @@ from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.deps import Resources
-from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.schemas.social import FriendOut, SuggestedFriendOut
 from core.db.models import BuddyRequest, FriendRequest, Friendship, User, UserBlock
 from core.events import FriendAccepted, FriendRemoved, FriendRequested, UserBlocked
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.resources import Resources
+from domain.schemas.social import FriendOut, FriendRequestOut, SuggestedFriendOut
 
 
 def _now() -> datetime:
@@ -135,9 +135,9 @@ async def refuse_pending_between(
     )
 
 
-async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
+async def send_request(res: Resources, me: int, to: int) -> FriendRequestOut:
     if to == me:
-        raise Unprocessable("to_user_id: you cannot send a friend request to yourself")
+        raise Invalid("to_user_id: you cannot send a friend request to yourself")
     async with res.db.directory().begin() as session:
         await lock_pair(session, me, to)
         block = await blocked_between(session, me, to)
@@ -157,12 +157,12 @@ async def send_request(res: Resources, me: int, to: int) -> FriendRequest:
         )
         session.add(request)
     res.publisher.publish(FriendRequested(from_user_id=me, to_user_id=to, request_id=request.id))
-    return request
+    return FriendRequestOut.model_validate(request)
 
 
 async def _respond(
     res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
-) -> FriendRequest:
+) -> FriendRequestOut:
     async with res.db.directory().begin() as session:
         request = await answer_pending(session, FriendRequest, request_id, me, verdict)
         if verdict == "accepted":
@@ -181,23 +181,24 @@ async def _respond(
         res.publisher.publish(
             FriendAccepted(from_user_id=request.from_user_id, to_user_id=me, request_id=request_id)
         )
-    return request
+    return FriendRequestOut.model_validate(request)
 
 
-async def accept(res: Resources, me: int, request_id: int) -> FriendRequest:
+async def accept(res: Resources, me: int, request_id: int) -> FriendRequestOut:
     return await _respond(res, me, request_id, "accepted")
 
 
-async def decline(res: Resources, me: int, request_id: int) -> FriendRequest:
+async def decline(res: Resources, me: int, request_id: int) -> FriendRequestOut:
     return await _respond(res, me, request_id, "declined")
 
 
 async def pending_requests(
     res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
-) -> list[FriendRequest]:
-    return await pending_requests_of(
+) -> list[FriendRequestOut]:
+    rows = await pending_requests_of(
         res, FriendRequest, me, direction=direction, after=after, limit=limit
     )
+    return [FriendRequestOut.model_validate(row) for row in rows]
 
 
 async def _delete_friendship(session: AsyncSession, a: int, b: int) -> int:
@@ -221,7 +222,7 @@ async def remove_friend(res: Resources, me: int, other: int) -> None:
 
 async def block(res: Resources, me: int, other: int) -> None:
     if other == me:
-        raise Unprocessable("user_id: you cannot block yourself")
+        raise Invalid("user_id: you cannot block yourself")
     async with res.db.directory().begin() as session:
         await lock_pair(session, me, other)
         created = (

@@ -8,23 +8,6 @@ from typing import Literal
 from sqlalchemy import delete, func, select, union
 from sqlalchemy.dialects.mysql import insert
 
-from api.actions.buddy_matching import Candidate, Slot, rank
-from api.actions.social import (
-    answer_pending,
-    blocked_between,
-    lock_pair,
-    pending_requests_of,
-    refuse_pending_between,
-)
-from api.deps import Resources
-from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.schemas.buddies import (
-    AvailabilitySlot,
-    BuddyOut,
-    StudyProfileIn,
-    StudyProfileOut,
-    SuggestionOut,
-)
 from core.db.models import (
     BuddyRequest,
     StudyBuddy,
@@ -34,6 +17,24 @@ from core.db.models import (
     UserBlock,
 )
 from core.events import BuddyAccepted, BuddyRequested
+from domain.buddy_matching import Candidate, Slot, rank
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.resources import Resources
+from domain.schemas.buddies import (
+    AvailabilitySlot,
+    BuddyOut,
+    BuddyRequestOut,
+    StudyProfileIn,
+    StudyProfileOut,
+    SuggestionOut,
+)
+from domain.social import (
+    answer_pending,
+    blocked_between,
+    lock_pair,
+    pending_requests_of,
+    refuse_pending_between,
+)
 
 CANDIDATE_POOL = 500
 
@@ -154,9 +155,9 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
     ]
 
 
-async def send_request(res: Resources, me: int, to: int, message: str | None) -> BuddyRequest:
+async def send_request(res: Resources, me: int, to: int, message: str | None) -> BuddyRequestOut:
     if to == me:
-        raise Unprocessable("to_user_id: you cannot be your own study buddy")
+        raise Invalid("to_user_id: you cannot be your own study buddy")
     async with res.db.directory().begin() as session:
         await lock_pair(session, me, to)
         block = await blocked_between(session, me, to)
@@ -180,12 +181,12 @@ async def send_request(res: Resources, me: int, to: int, message: str | None) ->
         )
         session.add(request)
     res.publisher.publish(BuddyRequested(from_user_id=me, to_user_id=to, request_id=request.id))
-    return request
+    return BuddyRequestOut.model_validate(request)
 
 
 async def respond(
     res: Resources, me: int, request_id: int, verdict: Literal["accepted", "declined"]
-) -> BuddyRequest:
+) -> BuddyRequestOut:
     async with res.db.directory().begin() as session:
         request = await answer_pending(session, BuddyRequest, request_id, me, verdict)
         if verdict == "accepted":
@@ -203,15 +204,16 @@ async def respond(
         res.publisher.publish(
             BuddyAccepted(from_user_id=request.from_user_id, to_user_id=me, request_id=request_id)
         )
-    return request
+    return BuddyRequestOut.model_validate(request)
 
 
 async def pending_requests(
     res: Resources, me: int, *, direction: Literal["incoming", "outgoing"], after: int, limit: int
-) -> list[BuddyRequest]:
-    return await pending_requests_of(
+) -> list[BuddyRequestOut]:
+    rows = await pending_requests_of(
         res, BuddyRequest, me, direction=direction, after=after, limit=limit
     )
+    return [BuddyRequestOut.model_validate(row) for row in rows]
 
 
 async def buddies(res: Resources, me: int, *, after: int, limit: int) -> list[BuddyOut]:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Resources
-from api.errors import Conflict, NotFound
-from api.schemas.users import RegisterIn
-from api.security import hash_password, verify_password
 from core.db.models import StudyProfile, StudyProfileSubject, User, UserBlock
+from domain.auth import create_token, hash_password, verify_password
+from domain.errors import Conflict, NotFound, Unauthorized
+from domain.resources import Resources
+from domain.schemas.users import RegisterIn, TokenOut, UserOut
 
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def register_user(res: Resources, data: RegisterIn) -> User:
+async def register_user(res: Resources, data: RegisterIn) -> UserOut:
     user = User(
         id=res.ids.next_id(),
         username=data.username,
@@ -45,6 +45,15 @@ async def register_user(res: Resources, data: RegisterIn) -> User:
     return await get_user(res, user.id)
 
 
+async def login(res: Resources, username: str, password: str) -> TokenOut:
+    """A bearer token for the right password; Unauthorized for anything else."""
+    user_id = await authenticate(res, username, password)
+    if user_id is None:
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
+    access_token, ttl = create_token(res.settings, user_id)
+    return TokenOut(access_token=access_token, expires_in=ttl)
+
+
 async def authenticate(res: Resources, username: str, password: str) -> int | None:
     async with res.db.directory()() as session:
         row = (
@@ -59,17 +68,17 @@ async def authenticate(res: Resources, username: str, password: str) -> int | No
     return int(row.id) if row else None
 
 
-async def get_user(res: Resources, user_id: int) -> User:
+async def get_user(res: Resources, user_id: int) -> UserOut:
     async with res.db.directory()() as session:
         user = await session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
-    return user
+    return UserOut.model_validate(user)
 
 
 async def search_users(
     res: Resources, *, viewer_id: int, query: str, after: str | None, limit: int
-) -> list[User]:
+) -> list[UserOut]:
     """Prefix search on username and display name, minus anyone who blocked the viewer."""
     prefix = escape_like(query) + "%"
     blocked_viewer = select(UserBlock.blocker_id).where(UserBlock.blocked_id == viewer_id)
@@ -86,4 +95,4 @@ async def search_users(
     if after is not None:
         statement = statement.where(and_(User.username > after))
     async with res.db.directory()() as session:
-        return list((await session.scalars(statement)).all())
+        return [UserOut.model_validate(user) for user in await session.scalars(statement)]

@@ -1,40 +1,30 @@
-"""Presence: ``user:{id}:presence`` with a 300 s TTL, refreshed by heartbeats.
+"""Presence: ``wire.presence_key`` with a 300 s TTL, refreshed by heartbeats.
 
 A user is online while at least one socket of theirs is open anywhere: every gateway counts
-sockets in ``user:{id}:sockets`` (INCR on open, DECR on close, the same TTL as presence, so a
+sockets in ``wire.sockets_key`` (INCR on open, DECR on close, the same TTL as presence, so a
 crashed gateway's count ages out with the presence it kept alive). The transitions 0 -> 1 and
 1 -> 0 are announced as ``{"type":"presence","user_id","status"}`` to the user's friends (on
-their ``user:{id}:events`` channels) and to the rooms the user is in.
+their ``wire.user_channel``) and to the rooms the user is in.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Literal
 
 import redis.asyncio as aioredis
 from sqlalchemy import select
 
+from core import wire
 from core.db.models import Friendship, RoomParticipant
 from core.db.sharding import AsyncShardRouter
+from core.frames import PresenceChanged
+from core.wire import presence_key, sockets_key
 
 DEFAULT_TTL_S = 300
 MAX_FRIENDS_NOTIFIED = 5000
 
 Status = Literal["online", "offline"]
-
-
-def presence_key(user_id: int) -> str:
-    return f"user:{user_id}:presence"
-
-
-def sockets_key(user_id: int) -> str:
-    return f"user:{user_id}:sockets"
-
-
-def user_channel(user_id: int) -> str:
-    return f"user:{user_id}:events"
 
 
 async def statuses(redis: aioredis.Redis, user_ids: Iterable[int]) -> dict[int, Status]:
@@ -78,9 +68,7 @@ async def announce(
     redis: aioredis.Redis, db: AsyncShardRouter, user_id: int, status: Status
 ) -> int:
     """Tell friends and co-participants; returns how many channels were told."""
-    frame = json.dumps(
-        {"type": "presence", "user_id": user_id, "status": status}, separators=(",", ":")
-    )
+    frame = PresenceChanged(user_id=user_id, status=status).to_json()
     async with db.directory()() as session:
         friends = (
             await session.scalars(
@@ -97,7 +85,7 @@ async def announce(
                     select(RoomParticipant.room_id).where(RoomParticipant.user_id == user_id)
                 )
             ).all()
-    channels = [user_channel(f) for f in friends] + [f"room:{r}:messages" for r in rooms]
+    channels = [wire.user_channel(f) for f in friends] + [wire.room_channel(r) for r in rooms]
     async with redis.pipeline(transaction=False) as pipe:
         for channel in channels:
             pipe.publish(channel, frame)

@@ -1,4 +1,7 @@
-"""The `studyhub` command."""
+"""The `studyhub` command: the stack manager (`stack`) and the migrations (`db`).
+
+It lives here, above core, because it imports the stack manager; core imports nothing above it.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.schemas.common import Subjects, TimeZone, UtcDateTime
+from domain.schemas.common import Subjects, TimeZone, UtcDateTime
 
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.]+$")

@@ -1,4 +1,4 @@
-"""Study rooms: MySQL is the record, Redis the live state (realtime.rooms), events after commit.
+"""Study rooms: MySQL is the record, Redis the live state (domain.room_state), events after.
 
 Join and leave are atomic and idempotent in Redis (capacity is checked and taken in one Lua
 script), then recorded in MySQL; if the record cannot be written the seat is given back.
@@ -6,38 +6,48 @@ script), then recorded in MySQL; if the record cannot be written the seat is giv
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.mysql import insert
 
-from api.deps import Resources
-from api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
-from api.schemas.rooms import RoomCreateIn, RoomOut, TimerIn, TimerOut
+from core import wire
 from core.db.models import RoomInvite, RoomParticipant, StudyRoom, User, UserBlock
 from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimerChanged
-from realtime.rooms import JoinOutcome, LeaveOutcome, next_timer, timer_from_state
+from core.frames import RoomChanged
+from domain.errors import Conflict, Forbidden, NotFound, Unavailable
+from domain.resources import Resources
+from domain.room_state import JoinOutcome, LeaveOutcome, RoomState, next_timer
+from domain.schemas.rooms import ParticipantOut, RoomCreateIn, RoomOut, TimerIn, TimerOut
 
 
-def _state_of(room: StudyRoom) -> dict[str, str | int]:
-    return {
-        "id": room.id,
-        "name": room.name,
-        "topic": room.topic,
-        "capacity": room.capacity,
-        "visibility": room.visibility,
-        "owner_id": room.owner_id,
-        "status": room.status,
-        "created_at_us": int(room.created_at.replace(tzinfo=UTC).timestamp() * 1_000_000),
-    }
+def _state_of(room: StudyRoom) -> RoomState:
+    return RoomState(
+        id=room.id,
+        name=room.name,
+        topic=room.topic,
+        capacity=room.capacity,
+        visibility="private" if room.visibility == "private" else "public",
+        owner_id=room.owner_id,
+        status="closed" if room.status == "closed" else "open",
+        created_at_us=int(room.created_at.replace(tzinfo=UTC).timestamp() * 1_000_000),
+    )
 
 
-async def ensure_cached(res: Resources, room_id: int) -> dict[str, str]:
+async def _live_state(res: Resources, room_id: int) -> RoomState:
+    """The state Redis holds right after a write of ours; 404 if the room vanished meanwhile."""
+    state = await res.rooms.state(room_id)
+    if state is None:
+        raise NotFound(f"room {room_id} does not exist")
+    return state
+
+
+async def ensure_cached(res: Resources, room_id: int) -> RoomState:
     """The room's live state, loaded from MySQL into Redis if Redis does not have it."""
     state = await res.rooms.state(room_id)
-    if state:
+    if state is not None:
         return state
     async with res.db.for_room(room_id)() as session:
         room = await session.get(StudyRoom, room_id)
@@ -50,8 +60,8 @@ async def ensure_cached(res: Resources, room_id: int) -> dict[str, str]:
                 )
             ).all()
         )
-    await res.rooms.load(room_id, _state_of(room), participants if room.status == "open" else [])
-    return await res.rooms.state(room_id)
+    await res.rooms.load(_state_of(room), participants if room.status == "open" else [])
+    return await _live_state(res, room_id)
 
 
 async def _is_invited(res: Resources, room_id: int, user_id: int) -> bool:
@@ -64,36 +74,57 @@ async def _blocked_by(res: Resources, blocker_id: int, user_id: int) -> bool:
         return await session.get(UserBlock, (blocker_id, user_id)) is not None
 
 
-async def _can_see(res: Resources, state: dict[str, str], room_id: int, user_id: int) -> bool:
-    if state["visibility"] == "public" or int(state["owner_id"]) == user_id:
+async def _can_see(res: Resources, state: RoomState, user_id: int) -> bool:
+    if state.visibility == "public" or state.owner_id == user_id:
         return True
-    if await res.rooms.is_participant(room_id, user_id):
+    if await res.rooms.is_participant(state.id, user_id):
         return True
-    return await _is_invited(res, room_id, user_id) and not await _blocked_by(
-        res, int(state["owner_id"]), user_id
+    return await _is_invited(res, state.id, user_id) and not await _blocked_by(
+        res, state.owner_id, user_id
     )
 
 
-async def visible_state(res: Resources, room_id: int, user_id: int) -> dict[str, str]:
+# -- access: every check of who may do what to a room is one of these ---------------------
+
+
+async def access_room(res: Resources, room_id: int, user_id: int) -> RoomState:
     """The state of a room the user may see; a private room is 404 to everyone else."""
     state = await ensure_cached(res, room_id)
-    if not await _can_see(res, state, room_id, user_id):
+    if not await _can_see(res, state, user_id):
         raise NotFound(f"room {room_id} does not exist")
     return state
 
 
-def room_out(state: dict[str, str], participant_count: int) -> RoomOut:
-    timer = timer_from_state(state)
+async def access_room_as_owner(res: Resources, room_id: int, user_id: int, *, to: str) -> RoomState:
+    state = await access_room(res, room_id, user_id)
+    if state.owner_id != user_id:
+        raise Forbidden(f"only the owner can {to}", code="not_owner")
+    return state
+
+
+async def require_participant(res: Resources, room_id: int, user_id: int, *, to: str) -> None:
+    """The room's chat and timer are for its participants (one Redis SISMEMBER)."""
+    if not await res.rooms.is_participant(room_id, user_id):
+        raise Forbidden(
+            f"join room {room_id} (POST /rooms/{room_id}/join) to {to}", code="not_participant"
+        )
+
+
+# -- reads and writes ---------------------------------------------------------------------
+
+
+def room_out(state: RoomState, participant_count: int) -> RoomOut:
+    timer = state.timer_at()
     return RoomOut(
-        id=int(state["id"]),
-        name=state["name"],
-        topic=state["topic"],
-        capacity=int(state["capacity"]),
-        visibility=state["visibility"],
-        owner_id=int(state["owner_id"]),
-        status=state["status"],
+        id=state.id,
+        name=state.name,
+        topic=state.topic,
+        capacity=state.capacity,
+        visibility=state.visibility,
+        owner_id=state.owner_id,
+        status=state.status,
         participant_count=participant_count,
-        created_at=datetime.fromtimestamp(int(state["created_at_us"]) / 1e6, UTC),
+        created_at=datetime.fromtimestamp(state.created_at_us / 1e6, UTC),
         timer=TimerOut(
             phase=timer.phase,
             status=timer.status,
@@ -105,19 +136,28 @@ def room_out(state: dict[str, str], participant_count: int) -> RoomOut:
     )
 
 
-async def broadcast_room(res: Resources, event: str, user_id: int, room: RoomOut) -> RoomOut:
+async def get_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
+    state = await access_room(res, room_id, user_id)
+    return room_out(state, await res.rooms.participant_count(room_id))
+
+
+async def participants(
+    res: Resources, room_id: int, user_id: int, *, after: int, limit: int
+) -> list[ParticipantOut]:
+    """Up to ``limit`` participants with ids above ``after``, ascending."""
+    await access_room(res, room_id, user_id)
+    members = [m for m in await res.rooms.participants(room_id) if m > after][:limit]
+    return [ParticipantOut(user_id=m) for m in members]
+
+
+async def broadcast_room(
+    res: Resources, event: Literal["joined", "left", "timer"], user_id: int, room: RoomOut
+) -> RoomOut:
     """Tell the room's subscribers (all gateways) about joins, leaves and the timer."""
-    frame = json.dumps(
-        {
-            "type": "room",
-            "room_id": room.id,
-            "event": event,
-            "user_id": user_id,
-            "room": room.model_dump(mode="json"),
-        },
-        separators=(",", ":"),
+    frame = RoomChanged(
+        room_id=room.id, event=event, user_id=user_id, room=room.model_dump(mode="json")
     )
-    await res.redis.publish(f"room:{room.id}:messages", frame)
+    await res.redis.publish(wire.room_channel(room.id), frame.to_json())
     return room
 
 
@@ -135,7 +175,7 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
     async with res.db.for_room(room.id).begin() as session:
         session.add(room)
         session.add(RoomParticipant(room_id=room.id, user_id=owner_id, role="owner"))
-    await res.rooms.load(room.id, _state_of(room), [owner_id])
+    await res.rooms.load(_state_of(room), [owner_id])
     res.publisher.publish(
         RoomCreated(
             room_id=room.id,
@@ -147,20 +187,20 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
         )
     )
     res.publisher.publish(RoomJoined(room_id=room.id, user_id=owner_id, participant_count=1))
-    return room_out(await res.rooms.state(room.id), 1)
+    return room_out(await _live_state(res, room.id), 1)
 
 
 async def join_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
     state = await ensure_cached(res, room_id)
-    owner_id = int(state["owner_id"])
-    if state["visibility"] == "private" and user_id != owner_id:
+    owner_id = state.owner_id
+    if state.visibility == "private" and user_id != owner_id:
         if not await _is_invited(res, room_id, user_id):
             raise NotFound(f"room {room_id} does not exist")
         if await _blocked_by(res, owner_id, user_id):
             raise Forbidden("the owner of this private room has blocked you", code="blocked")
-    outcome, count = await res.rooms.join(room_id, state["topic"], user_id)
+    outcome, count = await res.rooms.join(room_id, state.topic, user_id)
     if outcome is JoinOutcome.FULL:
-        raise Conflict(f"room {room_id} is full ({count}/{state['capacity']})", code="room_full")
+        raise Conflict(f"room {room_id} is full ({count}/{state.capacity})", code="room_full")
     if outcome is JoinOutcome.CLOSED:
         raise Conflict(f"room {room_id} is closed", code="room_closed")
     if outcome is JoinOutcome.NOT_CACHED:  # evicted between the two calls; try once more
@@ -174,18 +214,18 @@ async def join_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
                     .prefix_with("IGNORE")
                 )
         except Exception as error:
-            await res.rooms.leave(room_id, state["topic"], user_id)  # give the seat back
-            raise ServiceUnavailable("could not record the join; try again") from error
+            await res.rooms.leave(room_id, state.topic, user_id)  # give the seat back
+            raise Unavailable("could not record the join; try again") from error
         res.publisher.publish(RoomJoined(room_id=room_id, user_id=user_id, participant_count=count))
         return await broadcast_room(
-            res, "joined", user_id, room_out(await res.rooms.state(room_id), count)
+            res, "joined", user_id, room_out(await _live_state(res, room_id), count)
         )
-    return room_out(await res.rooms.state(room_id), count)
+    return room_out(await _live_state(res, room_id), count)
 
 
 async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
-    state = await visible_state(res, room_id, user_id)
-    outcome, count = await res.rooms.leave(room_id, state["topic"], user_id)
+    state = await access_room(res, room_id, user_id)
+    outcome, count = await res.rooms.leave(room_id, state.topic, user_id)
     if outcome is LeaveOutcome.NOT_CACHED:
         return await leave_room(res, room_id, user_id)
     if outcome is LeaveOutcome.LEFT:
@@ -197,16 +237,14 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
             )
         res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
         return await broadcast_room(
-            res, "left", user_id, room_out(await res.rooms.state(room_id), count)
+            res, "left", user_id, room_out(await _live_state(res, room_id), count)
         )
-    return room_out(await res.rooms.state(room_id), count)
+    return room_out(await _live_state(res, room_id), count)
 
 
 async def close_room(res: Resources, room_id: int, user_id: int) -> None:
-    state = await visible_state(res, room_id, user_id)
-    if int(state["owner_id"]) != user_id:
-        raise Forbidden("only the owner can close a room", code="not_owner")
-    if state["status"] == "closed":
+    state = await access_room_as_owner(res, room_id, user_id, to="close a room")
+    if state.status == "closed":
         return
     async with res.db.for_room(room_id).begin() as session:
         await session.execute(
@@ -215,14 +253,12 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
             .values(status="closed", closed_at=datetime.now(UTC).replace(tzinfo=None))
         )
         await session.execute(delete(RoomParticipant).where(RoomParticipant.room_id == room_id))
-    await res.rooms.close(room_id, state["topic"])
+    await res.rooms.close(room_id, state.topic)
     res.publisher.publish(RoomClosed(room_id=room_id, user_id=user_id))
 
 
 async def invite(res: Resources, room_id: int, owner_id: int, invitee_id: int) -> None:
-    state = await visible_state(res, room_id, owner_id)
-    if int(state["owner_id"]) != owner_id:
-        raise Forbidden("only the owner can invite to a room", code="not_owner")
+    await access_room_as_owner(res, room_id, owner_id, to="invite to a room")
     async with res.db.directory()() as session:
         if await session.get(User, invitee_id) is None:
             raise NotFound(f"user {invitee_id} does not exist")
@@ -235,14 +271,13 @@ async def invite(res: Resources, room_id: int, owner_id: int, invitee_id: int) -
 
 
 async def change_timer(res: Resources, room_id: int, user_id: int, data: TimerIn) -> RoomOut:
-    state = await visible_state(res, room_id, user_id)
-    if state["status"] != "open":
+    state = await access_room(res, room_id, user_id)
+    if state.status != "open":
         raise Conflict(f"room {room_id} is closed", code="room_closed")
-    if not await res.rooms.is_participant(room_id, user_id):
-        raise Forbidden("join the room to control its timer", code="not_participant")
+    await require_participant(res, room_id, user_id, to="control its timer")
     now_ms = int(time.time() * 1000)
     timer = next_timer(
-        timer_from_state(state, now_ms),
+        state.timer_at(now_ms),
         data.action,
         phase=data.phase,
         focus_minutes=data.focus_minutes,
@@ -263,7 +298,7 @@ async def change_timer(res: Resources, room_id: int, user_id: int, data: TimerIn
     )
     count = await res.rooms.participant_count(room_id)
     return await broadcast_room(
-        res, "timer", user_id, room_out(await res.rooms.state(room_id), count)
+        res, "timer", user_id, room_out(await _live_state(res, room_id), count)
     )
 
 
@@ -280,7 +315,7 @@ async def list_active(
         for room_id, count in batch:
             position += 1
             state = await res.rooms.state(room_id)
-            if state.get("visibility") == "public" and state.get("status") == "open":
+            if state is not None and state.visibility == "public" and state.status == "open":
                 found.append(room_out(state, count))
                 if len(found) == limit:
                     break

@@ -1,0 +1,105 @@
+"""Every Redis key and pub/sub channel the platform uses, named once.
+
+The gateway, the domain layer, presence and the Flink jobs build keys only through these
+helpers, so a key's shape can change in one place and ``git grep`` finds every use of it.
+
+Redis Cluster: the per-room keys carry the ``{id}`` hash tag, so one room's keys live on one
+slot and a Lua script may touch them together. Pub/sub channels need no tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# -- rooms -----------------------------------------------------------------------------------
+
+ACTIVE_ROOMS = "rooms:active"  # sorted set of open rooms, scored by participant count
+
+
+def room_state_key(room_id: int) -> str:
+    """Hash: name, topic, capacity, visibility, owner_id, status, created_at_us, timer_*."""
+    return f"room:{{{room_id}}}:state"
+
+
+def room_participants_key(room_id: int) -> str:
+    """Set of the user ids in the room."""
+    return f"room:{{{room_id}}}:participants"
+
+
+def active_rooms_key(topic: str | None = None) -> str:
+    """The active-rooms index, overall or for one topic."""
+    return ACTIVE_ROOMS if topic is None else f"{ACTIVE_ROOMS}:topic:{topic}"
+
+
+def room_last_seq_key(room_id: int) -> str:
+    """The room's newest stored seq, written by the persistence job after each store."""
+    return f"room:{{{room_id}}}:last_seq"
+
+
+# -- chat ------------------------------------------------------------------------------------
+
+
+def chat_ack_key(room_id: int, sender_id: int, client_msg_id: str) -> str:
+    """A send's idempotency marker: ``pending`` while in flight, then its message id."""
+    return f"chat:ack:{room_id}:{sender_id}:{client_msg_id}"
+
+
+# -- presence --------------------------------------------------------------------------------
+
+
+def presence_key(user_id: int) -> str:
+    return f"user:{user_id}:presence"
+
+
+def sockets_key(user_id: int) -> str:
+    """How many sockets of the user are open, over every gateway."""
+    return f"user:{user_id}:sockets"
+
+
+# -- ids and limits --------------------------------------------------------------------------
+
+
+def id_lease_key(generator_id: int) -> str:
+    """Who holds a Snowflake generator id (core.ids)."""
+    return f"idgen:lease:{generator_id}"
+
+
+def rate_limit_key(namespace: str, scope: str, subject: str, window: int) -> str:
+    """One fixed rate-limit window of one subject."""
+    return f"{namespace}:{scope}:{subject}:{window}"
+
+
+# -- pub/sub channels ------------------------------------------------------------------------
+
+ChannelKind = Literal["room", "user"]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A fan-out channel: a room's (messages, typing, room changes, presence in the room) or a
+    user's own (presence of friends)."""
+
+    kind: ChannelKind
+    id: int
+
+    @property
+    def name(self) -> str:
+        suffix = "messages" if self.kind == "room" else "events"
+        return f"{self.kind}:{self.id}:{suffix}"
+
+    @classmethod
+    def parse(cls, name: str) -> Channel:
+        """The channel a pub/sub message arrived on; ValueError for a name we never make."""
+        kind, ident, suffix = name.split(":")
+        if (kind, suffix) not in (("room", "messages"), ("user", "events")):
+            raise ValueError(f"not a studyhub channel: {name!r}")
+        return cls("room" if kind == "room" else "user", int(ident))
+
+
+def room_channel(room_id: int) -> str:
+    return Channel("room", room_id).name
+
+
+def user_channel(user_id: int) -> str:
+    return Channel("user", user_id).name

@@ -1,0 +1,112 @@
+"""Chat: sending (to Kafka, never straight to MySQL) and reading the room's history.
+
+A send is acknowledged once Kafka holds it (acks=all). A resend with the same client_msg_id
+gets the first ack back and is not produced again (``wire.chat_ack_key`` in Redis; the
+persistence job's unique key catches the rest). History rows live on the room's shard, primary
+key (room_id, seq): resume and history are each one range scan.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core import wire
+from core.db.models import ChatMessage
+from core.events import ChatMessageSent
+from core.frames import Message, TypingStarted, wire_time
+from domain.errors import InFlight, Invalid, Unavailable
+from domain.resources import Resources
+from domain.rooms import require_participant
+
+ACK_KEY_TTL_S = 24 * 3600
+PENDING_TTL_S = 30
+
+
+def frame_of(message: ChatMessage) -> Message:
+    return Message(
+        room_id=message.room_id,
+        seq=message.seq,
+        message_id=message.message_id,
+        user_id=message.sender_id,
+        body=message.body,
+        created_at=wire_time(message.created_at),
+        client_msg_id=message.client_msg_id,
+    )
+
+
+async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str, body: str) -> int:
+    """Hand one message to Kafka; returns its message id once Kafka holds it durably."""
+    if not body.strip():
+        raise Invalid("body: a message cannot be empty")
+    await require_participant(res, room_id, sender_id, to="send to it")
+    res.sends.take(sender_id)
+    key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
+    if not await res.redis.set(key, "pending", nx=True, ex=PENDING_TTL_S):
+        existing = await res.redis.get(key)
+        if existing and existing != "pending":
+            return int(existing)
+        raise InFlight("this client_msg_id is being sent; wait for its ack")
+    message_id = res.ids.next_id()
+    event = ChatMessageSent(
+        room_id=room_id,
+        message_id=message_id,
+        sender_id=sender_id,
+        client_msg_id=client_msg_id,
+        body=body,
+    )
+    try:
+        await res.publisher.publish_and_wait(event)
+    except Exception as error:
+        await res.redis.delete(key)
+        raise Unavailable("the message was not sent; send it again") from error
+    await res.redis.set(key, message_id, ex=ACK_KEY_TTL_S)
+    return message_id
+
+
+async def messages_after(
+    res: Resources, room_id: int, after_seq: int, *, limit: int
+) -> list[Message]:
+    async with res.db.for_room(room_id)() as session:
+        rows = await session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.room_id == room_id, ChatMessage.seq > after_seq)
+            .order_by(ChatMessage.seq)
+            .limit(limit)
+        )
+        return [frame_of(m) for m in rows]
+
+
+async def messages_before(
+    res: Resources, room_id: int, before_seq: int | None, *, limit: int
+) -> list[Message]:
+    """Up to ``limit`` messages before ``before_seq`` (newest page if None), oldest first."""
+    statement = select(ChatMessage).where(ChatMessage.room_id == room_id)
+    if before_seq is not None:
+        statement = statement.where(ChatMessage.seq < before_seq)
+    async with res.db.for_room(room_id)() as session:
+        rows = await session.scalars(statement.order_by(ChatMessage.seq.desc()).limit(limit))
+        return [frame_of(m) for m in reversed(list(rows))]
+
+
+async def history(
+    res: Resources, user_id: int, room_id: int, before_seq: int | None, *, limit: int
+) -> tuple[list[Message], bool]:
+    """A participant's page of history and whether older messages exist."""
+    await require_participant(res, room_id, user_id, to="read its messages")
+    page = await messages_before(res, room_id, before_seq, limit=limit)
+    return page, bool(page) and page[0].seq > 1
+
+
+async def last_seq(res: Resources, room_id: int) -> int:
+    cached = await res.redis.get(wire.room_last_seq_key(room_id))
+    if cached is not None:
+        return int(cached)
+    page = await messages_before(res, room_id, None, limit=1)
+    return page[-1].seq if page else 0
+
+
+async def typing(res: Resources, user_id: int, room_id: int) -> None:
+    """Tell the room (every gateway) that the user is typing; clients expire it (~5 s)."""
+    await require_participant(res, room_id, user_id, to="type in it")
+    frame = TypingStarted(room_id=room_id, user_id=user_id)
+    await res.redis.publish(wire.room_channel(room_id), frame.to_json())

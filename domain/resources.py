@@ -1,0 +1,92 @@
+"""The per-process container of clients every domain function works with, and its life cycle.
+
+Built once per process by ``open_resources`` (the server's lifespan, or a test's), then passed
+to each domain function as its first argument. Both transports share the one container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from core import wire
+from core.db.sharding import AsyncShardRouter
+from core.ids import IdGenerator, lease_generator_id, renew_generator_id
+from core.settings import Settings
+from domain.limits import RateLimiter, SendLimits
+from domain.room_state import RoomStateStore
+from ingest.publisher import EventPublisher
+
+log = logging.getLogger(__name__)
+
+LEASE_RENEW_S = 300
+
+
+@dataclass
+class Resources:
+    """Everything a domain function may use."""
+
+    settings: Settings
+    db: AsyncShardRouter
+    redis: aioredis.Redis
+    rooms: RoomStateStore
+    publisher: EventPublisher
+    limiter: RateLimiter
+    ids: IdGenerator
+    sends: SendLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sends = SendLimits(self.settings.chat_rate_per_s, self.settings.chat_burst)
+
+
+async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
+    while True:
+        await asyncio.sleep(LEASE_RENEW_S)
+        if not await renew_generator_id(redis, generator_id, owner):
+            # Someone else holds our generator id now: minting on would risk duplicate ids.
+            log.critical("lost the lease on id generator %d; exiting", generator_id)
+            os._exit(70)
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Connect to every store, lease an id generator, and release it all on the way out."""
+    # A blocking pool queues a burst (200 joins at once) instead of failing it.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=10,
+        decode_responses=True,
+    )
+    redis = aioredis.Redis(connection_pool=pool)
+    # Each process leases its own id generator: with several workers or gateways, a fixed
+    # generator id would let two processes mint the same id.
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    generator_id = await lease_generator_id(redis, owner)
+    resources = Resources(
+        settings=settings,
+        db=AsyncShardRouter(settings),
+        redis=redis,
+        rooms=RoomStateStore(redis),
+        publisher=EventPublisher(settings),
+        limiter=RateLimiter(redis, settings.rate_limit_namespace),
+        ids=IdGenerator(generator_id),
+    )
+    renewer = asyncio.get_running_loop().create_task(_renew_lease(redis, generator_id, owner))
+    try:
+        yield resources
+    finally:
+        renewer.cancel()
+        await redis.delete(wire.id_lease_key(generator_id))
+        resources.publisher.close()
+        await resources.db.dispose()
+        await redis.aclose()
+        await pool.aclose()  # a pool passed in is not closed by the client

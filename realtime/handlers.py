@@ -1,0 +1,136 @@
+"""The frame handlers: parse, call the domain, render its errors as error frames.
+
+Each handler is thin: the work and the authorisation are the domain's (domain.chat,
+domain.rooms). A ``DomainError`` becomes ``{"type":"error","code",...}`` with the error's code;
+an invalid input is ``invalid_frame``, whatever the domain calls it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.frames import (
+    CLIENT_FRAME,
+    FRAME_TYPES,
+    Ack,
+    ClientFrame,
+    Heartbeat,
+    HeartbeatAck,
+    History,
+    HistoryPage,
+    Resume,
+    Resumed,
+    Send,
+    Subscribe,
+    Subscribed,
+    Typing,
+    Unsubscribe,
+    Unsubscribed,
+)
+from domain import chat
+from domain.errors import DomainError, Invalid, RateLimited
+from domain.rooms import require_participant
+from realtime.hub import Connection, Hub
+
+RESUME_PAGE = 500
+
+
+class Handlers:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.res = hub.res
+        self._table: dict[type, Callable[[Connection, Any], Awaitable[None]]] = {
+            Subscribe: self.on_subscribe,
+            Unsubscribe: self.on_unsubscribe,
+            Send: self.on_send,
+            Resume: self.on_resume,
+            History: self.on_history,
+            Typing: self.on_typing,
+            Heartbeat: self.on_heartbeat,
+        }
+
+    async def on_subscribe(self, conn: Connection, frame: Subscribe) -> None:
+        await require_participant(self.res, frame.room_id, conn.user_id, to="follow it")
+        await self.hub.join(conn, frame.room_id)
+        last = await chat.last_seq(self.res, frame.room_id)
+        conn.send(Subscribed(room_id=frame.room_id, last_seq=last))
+
+    async def on_unsubscribe(self, conn: Connection, frame: Unsubscribe) -> None:
+        await self.hub.part(conn, frame.room_id)
+        conn.send(Unsubscribed(room_id=frame.room_id))
+
+    async def on_send(self, conn: Connection, frame: Send) -> None:
+        try:
+            message_id = await chat.send(
+                self.res, conn.user_id, frame.room_id, frame.client_msg_id, frame.body
+            )
+        except RateLimited:
+            conn.rate_limited += 1
+            raise
+        conn.send(
+            Ack(client_msg_id=frame.client_msg_id, message_id=message_id, room_id=frame.room_id)
+        )
+
+    async def on_resume(self, conn: Connection, frame: Resume) -> None:
+        await require_participant(self.res, frame.room_id, conn.user_id, to="follow it")
+        if frame.room_id not in conn.rooms:
+            await self.hub.join(conn, frame.room_id)  # live messages from now on; no gap
+        up_to = frame.after_seq
+        while True:
+            page = await chat.messages_after(self.res, frame.room_id, up_to, limit=RESUME_PAGE)
+            for message in page:
+                conn.send(message)
+            if page:
+                up_to = page[-1].seq
+            if len(page) < RESUME_PAGE:
+                break
+        conn.send(Resumed(room_id=frame.room_id, up_to_seq=up_to))
+
+    async def on_history(self, conn: Connection, frame: History) -> None:
+        page, more = await chat.history(
+            self.res, conn.user_id, frame.room_id, frame.before_seq, limit=frame.limit
+        )
+        conn.send(HistoryPage(room_id=frame.room_id, messages=page, has_more=more))
+
+    async def on_typing(self, conn: Connection, frame: Typing) -> None:
+        await chat.typing(self.res, conn.user_id, frame.room_id)
+
+    async def on_heartbeat(self, conn: Connection, frame: Heartbeat) -> None:
+        del frame
+        await self.hub.heartbeat(conn.user_id)
+        conn.send(HeartbeatAck())
+
+    async def handle_text(self, conn: Connection, text: str) -> None:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as error:
+            conn.errors += 1
+            conn.error("invalid_json", f"not JSON: {error.msg} at position {error.pos}")
+            return
+        ref = raw.get("client_msg_id") or raw.get("room_id") if isinstance(raw, dict) else None
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            ref = None
+        if not isinstance(raw, dict) or raw.get("type") not in FRAME_TYPES:
+            conn.errors += 1
+            kind = raw.get("type") if isinstance(raw, dict) else None
+            conn.error(
+                "unknown_type", f"unknown frame type {kind!r}; one of {', '.join(FRAME_TYPES)}", ref
+            )
+            return
+        try:
+            frame: ClientFrame = CLIENT_FRAME.validate_python(raw)
+        except ValidationError as error:
+            conn.errors += 1
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+            conn.error("invalid_frame", f"{where}: {first['msg']}", ref)
+            return
+        try:
+            await self._table[type(frame)](conn, frame)
+        except DomainError as error:
+            code = "invalid_frame" if isinstance(error, Invalid) else error.code
+            conn.error(code, error.message, ref)
