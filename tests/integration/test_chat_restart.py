@@ -93,9 +93,18 @@ def test_restore_from_an_earlier_snapshot_loses_and_duplicates_nothing(
 
     acked: list[int] = []
     producer = make_producer(settings)
+    # The sender waits at half-way for the snapshot, and a little past the snapshot for the
+    # job to be down: the snapshot and the restart land mid-stream, however long a savepoint
+    # takes on a cold stack.
+    snapshot_taken, job_down = threading.Event(), threading.Event()
+    pause_at = [MESSAGES]
 
     def sender() -> None:
         for n in range(MESSAGES):
+            if n == MESSAGES // 2:
+                snapshot_taken.wait(timeout=120)
+            if n == pause_at[0]:
+                job_down.wait(timeout=120)
             event = ChatMessageSent(
                 room_id=room_id,
                 message_id=ids.next_id(),
@@ -118,10 +127,13 @@ def test_restore_from_an_earlier_snapshot_loses_and_duplicates_nothing(
             _wait(lambda: stored() >= MESSAGES // 4, "a quarter of the messages to be stored")
             snapshot = trigger_savepoint(settings, first)
             stored_at_snapshot = stored()
+            pause_at[0] = max(len(acked), stored_at_snapshot) + 40
+            snapshot_taken.set()
             _wait(lambda: stored() >= stored_at_snapshot + 20, "messages stored after the snapshot")
             stop_job(settings, first)  # the job ends; what it did after the snapshot is "lost"
             _wait(lambda: job_state(settings, first) == "FINISHED", "the job to stop")
             stored_while_down = stored()
+            job_down.set()
             restored = submitted_job_id(
                 submit_job(settings, "pipelines.chat.persist", args, savepoint=snapshot)
             )
@@ -148,6 +160,8 @@ def test_restore_from_an_earlier_snapshot_loses_and_duplicates_nothing(
         # Per sender, Kafka order is send order, so the room's order is the acked order.
         assert [m for _, m in rows] == acked
     finally:
+        snapshot_taken.set()
+        job_down.set()
         for job in jobs:
             if job_state(settings, job) == "RUNNING":
                 stop_job(settings, job)

@@ -112,3 +112,18 @@ def test_two_people_chat_and_a_reload_misses_nothing(
     # The shared timer: Alice starts it, Bob's clock runs too.
     alice.click("[data-timer=start]")
     expect(bob.locator("#timer-phase")).to_have_text("focus (running)", timeout=15_000)
+
+
+def test_api_docs_render_from_local_assets_only(browser: Browser, api_url: str) -> None:
+    """/docs must work on a machine without internet: every request it makes stays local."""
+    page = browser.new_context().new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{api_url}/docs")
+    # Swagger UI drew the document: the title and a route of ours are on the page.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("studyhub")
+    expect(page.get_by_text("/rooms/{room_id}/join").first).to_be_visible()
+    foreign = [u for u in requested if u.startswith("http") and not u.startswith(api_url)]
+    assert requested
+    assert foreign == []
+    page.close()
