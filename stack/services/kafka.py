@@ -33,6 +33,18 @@ logger.request.level = WARN
 """
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64, never starting with '-'.
+
+    kafka-storage reads an id that starts with '-' as an option ("--cluster-id: expected one
+    argument"); one id in 32 does. Kafka's own Uuid.randomUuid() draws again in that case.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaService(Service):
     name = "kafka"
     start_timeout = 90.0
@@ -107,10 +119,9 @@ class KafkaService(Service):
             "num.io.threads=4\n"
         )
         if not (self.data_dir / "kraft-logs" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             run(
                 self._java(
-                    "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+                    "kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)
                 ),
                 what="formatting the Kafka KRaft log directory",
                 fix="run `studyhub stack reset` to start from an empty data directory",
