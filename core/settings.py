@@ -80,7 +80,12 @@ class Settings(BaseSettings):
     # on every record; 1-5 ms costs no throughput (measured here: about 10 ms through a Python
     # UDF at 1 ms, with the same records/s).
     flink_bundle_time_ms: int = 5
+    # The chat job flushes once per bundle: this caps its multi-row INSERT.
+    flink_bundle_size: int = Field(default=1000, ge=1)
     flink_buffer_timeout_ms: int = 5
+    # Subtasks of the chat persistence job: 1 on one box, the topic's partition count in
+    # production (each subtask then owns some partitions, and so some rooms).
+    chat_persist_parallelism: int = Field(default=1, ge=1)
 
     jwt_secret: SecretStr
     jwt_ttl_minutes: int = Field(default=24 * 60, ge=1)

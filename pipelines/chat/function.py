@@ -1,57 +1,52 @@
-"""The keyed PyFlink function of the chat persistence job (runs in the TaskManager's Python)."""
+"""The Python side of the chat persistence job (runs in the TaskManager's Python worker).
+
+A vectorised (pandas) scalar function: Flink hands it a whole Arrow batch of Kafka values per
+call, and the batch closes when the Python bundle does (``python.fn-execution.bundle.time`` /
+``.size``) and before every checkpoint barrier. So one call is one flush: per shard one
+transaction, then one Redis pipeline (``pipelines.chat.store``). Nothing is done per record
+but parsing and numbering.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-import pymysql
-import redis
-from pyflink.common import Types
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
+import pandas as pd
+from pyflink.table import DataTypes
+from pyflink.table.udf import FunctionContext, ScalarFunction, UserDefinedScalarFunctionWrapper, udf
 
-from core import wire
-from core.db.sharding import shard_for_room
-from core.events import CHAT_MESSAGES, ChatMessageSent, parse_event
-from pipelines.chat.store import DUPLICATE, store
-
-log = logging.getLogger(__name__)
+from pipelines.chat.store import ChatStore, open_store
 
 
-class PersistAndBroadcast(KeyedProcessFunction):  # type: ignore[misc]
+class PersistBatch(ScalarFunction):  # type: ignore[misc]
     def __init__(self, connections: dict[str, Any]) -> None:
         self.connections = connections
+        self.store: ChatStore | None = None
 
-    def open(self, runtime_context: RuntimeContext) -> None:
-        self.last_seq = runtime_context.get_state(ValueStateDescriptor("last_seq", Types.LONG()))
-        self.shards = [
-            pymysql.connect(**params, autocommit=True, charset="utf8mb4")
-            for params in self.connections["mysql"]
-        ]
-        self.redis = redis.Redis.from_url(self.connections["redis_url"])
+    def open(self, function_context: FunctionContext) -> None:
+        del function_context
+        self.store = open_store(self.connections)
+
+    def is_deterministic(self) -> bool:
+        # It stores and broadcasts: the planner must call it exactly once per row, and never
+        # fold, reorder or repeat it.
+        return False
 
     def close(self) -> None:
-        for connection in self.shards:
-            connection.close()
-        self.redis.close()
+        if self.store is not None:
+            self.store.close()
 
-    def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Any:
-        del ctx  # no timers or side outputs
-        event = parse_event(CHAT_MESSAGES, value)
-        if not isinstance(event, ChatMessageSent):
-            raise TypeError(f"{CHAT_MESSAGES} carries {type(event).__name__}, not a message")
-        room_id = event.room_id
-        connection = self.shards[shard_for_room(room_id, len(self.shards))]
-        connection.ping(reconnect=True)
-        with connection.cursor() as cursor:
-            stored = store(cursor, event, self.last_seq.value())
-        if stored.seq == DUPLICATE or stored.frame is None:
-            return
-        self.last_seq.update(stored.seq)
-        # Stored first, then broadcast: a client never sees a message history would not have.
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.publish(wire.room_channel(room_id), stored.frame)
-        pipe.set(wire.room_last_seq_key(room_id), stored.seq)
-        pipe.execute()
-        yield from ()
+    def eval(self, payloads: pd.Series) -> pd.Series:
+        if self.store is None:
+            raise RuntimeError("persist_batch was called before open()")
+        return pd.Series(self.store.persist(payloads.tolist()), dtype="int64")
+
+
+def persist_batch(connections: dict[str, Any]) -> UserDefinedScalarFunctionWrapper:
+    return udf(
+        PersistBatch(connections),
+        result_type=DataTypes.BIGINT(),
+        func_type="pandas",
+        deterministic=False,
+        name="persist_batch",
+    )

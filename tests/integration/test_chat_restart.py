@@ -16,12 +16,14 @@ take the whole TaskManager down (see stack.services.flink_jobs.stop_job).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -29,6 +31,7 @@ from confluent_kafka.cimpl import NewTopic
 from sqlalchemy import text
 from websockets.sync.client import ClientConnection
 
+from core import wire
 from core.db.sharding import ShardRouter
 from core.events import ChatMessageSent
 from core.ids import IdGenerator
@@ -165,6 +168,65 @@ def test_restore_from_an_earlier_snapshot_loses_and_duplicates_nothing(
         for job in jobs:
             if job_state(settings, job) == "RUNNING":
                 stop_job(settings, job)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM chat_messages WHERE room_id = :r"), {"r": room_id})
+
+
+def test_a_checkpoint_flushes_the_open_bundle_before_its_barrier(
+    settings: Settings, people: People, mysql: ShardRouter, redis_conn: object, topic: str
+) -> None:
+    """With bundles that would stay open for an hour, a savepoint still finds every message
+    it covers stored and broadcast: the bundle is flushed before the barrier, so Kafka offsets
+    are never committed ahead of MySQL."""
+    job_name = f"flush-{topic}"
+    args = ["--topic", topic, "--name", job_name]
+    args += ["--bundle-time-ms", "3600000", "--checkpoint-interval-ms", "3600000"]
+    job = submitted_job_id(submit_job(settings, "pipelines.chat.persist", args))
+    alice = people.register()
+    room_id = int(alice.http.post("/rooms", json={"name": "r", "topic": "t"}).json()["id"])
+    engine = mysql.engine_for_room(room_id)
+
+    def stored() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room_id}
+                ).scalar_one()
+            )
+
+    pubsub = redis_conn.pubsub()  # type: ignore[attr-defined]
+    try:
+        _wait(lambda: job_state(settings, job) == "RUNNING", "the job to run")
+        pubsub.subscribe(wire.room_channel(room_id))
+        producer = make_producer(settings)
+        sent: list[int] = []
+        for n in range(5):
+            event = ChatMessageSent(
+                room_id=room_id,
+                message_id=ids.next_id(),
+                sender_id=alice.id,
+                client_msg_id=f"flush-{n}",
+                body=f"held {n}",
+            )
+            produce_sync(producer, event, topic=topic)
+            sent.append(event.message_id)
+        time.sleep(3)  # the source has read them by now; the bundle holds them
+        assert stored() == 0, "stored before any barrier: the bundle did not stay open"
+        trigger_savepoint(settings, job)
+        assert stored() == 5  # flushed before the barrier, so before the savepoint completed
+        frames: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 10
+        while len(frames) < 5 and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=1.0)
+            if message and message["type"] == "message":
+                frames.append(json.loads(message["data"]))
+        assert [(f["seq"], f["message_id"]) for f in frames] == list(
+            zip(range(1, 6), sent, strict=True)
+        )
+    finally:
+        pubsub.close()
+        if job_state(settings, job) == "RUNNING":
+            stop_job(settings, job)
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM chat_messages WHERE room_id = :r"), {"r": room_id})
 
