@@ -26,8 +26,11 @@ class _Frame(BaseModel):
 
 
 class Subscribe(_Frame):
+    """Follow a room. With ``after_seq``, first everything stored after it (the recovery)."""
+
     type: Literal["subscribe"]
     room_id: RoomId
+    after_seq: Annotated[int, Field(ge=0)] | None = None
 
 
 class Unsubscribe(_Frame):
@@ -92,10 +95,25 @@ class Welcome(ServerFrame):
     gateway: str
 
 
+class SeqRange(_Frame):
+    """Seqs ``from_seq`` to ``to_seq``, both included."""
+
+    from_seq: int
+    to_seq: int
+
+
 class Subscribed(ServerFrame):
+    """Sent before the recovered messages; ``recovered`` only when ``after_seq`` was given.
+
+    ``missing`` is the range not sent (older than the recovery limit, or unreadable): page it
+    with ``history``.
+    """
+
     type: Literal["subscribed"] = "subscribed"
     room_id: int
     last_seq: int
+    recovered: bool | None = None
+    missing: SeqRange | None = None
 
 
 class Unsubscribed(ServerFrame):
@@ -127,6 +145,7 @@ class Resumed(ServerFrame):
     type: Literal["resumed"] = "resumed"
     room_id: int
     up_to_seq: int
+    missing: SeqRange | None = None
 
 
 class HistoryPage(ServerFrame):

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     chat_burst: int = Field(default=20, ge=1)
     # Presence lasts this long after the last heartbeat (or socket open).
     presence_ttl_s: int = Field(default=300, ge=1)
+    # Subscribe recovery: at most this many messages are sent after after_seq (the rest is
+    # reported as missing), and a plain subscribe holds live frames this long for a resume
+    # that follows it (the older protocol), unless the client sends something else first.
+    chat_recovery_limit: int = Field(default=1000, ge=1)
+    chat_resume_window_ms: int = Field(default=250, ge=0)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -23,10 +23,8 @@ from core.frames import (
     History,
     HistoryPage,
     Resume,
-    Resumed,
     Send,
     Subscribe,
-    Subscribed,
     Typing,
     Unsubscribe,
     Unsubscribed,
@@ -35,8 +33,6 @@ from domain import chat
 from domain.errors import DomainError, Invalid, RateLimited
 from domain.rooms import require_participant
 from realtime.hub import Connection, Hub
-
-RESUME_PAGE = 500
 
 
 class Handlers:
@@ -55,9 +51,7 @@ class Handlers:
 
     async def on_subscribe(self, conn: Connection, frame: Subscribe) -> None:
         await require_participant(self.res, frame.room_id, conn.user_id, to="follow it")
-        await self.hub.join(conn, frame.room_id)
-        last = await chat.last_seq(self.res, frame.room_id)
-        conn.send(Subscribed(room_id=frame.room_id, last_seq=last))
+        await self.hub.subscribe(conn, frame.room_id, frame.after_seq)
 
     async def on_unsubscribe(self, conn: Connection, frame: Unsubscribe) -> None:
         await self.hub.part(conn, frame.room_id)
@@ -77,18 +71,7 @@ class Handlers:
 
     async def on_resume(self, conn: Connection, frame: Resume) -> None:
         await require_participant(self.res, frame.room_id, conn.user_id, to="follow it")
-        if frame.room_id not in conn.rooms:
-            await self.hub.join(conn, frame.room_id)  # live messages from now on; no gap
-        up_to = frame.after_seq
-        while True:
-            page = await chat.messages_after(self.res, frame.room_id, up_to, limit=RESUME_PAGE)
-            for message in page:
-                conn.send(message)
-            if page:
-                up_to = page[-1].seq
-            if len(page) < RESUME_PAGE:
-                break
-        conn.send(Resumed(room_id=frame.room_id, up_to_seq=up_to))
+        await self.hub.resume(conn, frame.room_id, frame.after_seq)
 
     async def on_history(self, conn: Connection, frame: History) -> None:
         page, more = await chat.history(
@@ -129,6 +112,8 @@ class Handlers:
             where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
             conn.error("invalid_frame", f"{where}: {first['msg']}", ref)
             return
+        if not isinstance(frame, Resume):
+            self.hub.close_windows(conn)
         try:
             await self._table[type(frame)](conn, frame)
         except DomainError as error:

@@ -4,6 +4,18 @@ Every gateway process listens on the room and user channels (core.wire) its sock
 through one Redis pub/sub connection, and forwards each frame to its local sockets. The
 persistence job publishes stored messages there; the domain publishes room changes, typing and
 presence. The hub also announces users whose presence ran out while their socket stayed open.
+
+Each socket follows a room through a ``Feed``: the highest seq it has been sent, and, while a
+backlog is read from MySQL, the live frames held back. The recovery (subscribe with after_seq,
+resume) is:
+1. hold the room's live frames for this socket;
+2. subscribe the process to the room's channel and wait for Redis to confirm it: from then on
+   every frame the job publishes reaches the hold;
+3. read the backlog after the socket's position from MySQL and send it;
+4. release the hold in order, dropping what the backlog covered.
+A frame published before step 2 took effect was committed before it, so step 3 finds it: no
+gap, no duplicate, one order. A gap seen later in the live stream (the pub/sub connection
+dropped for a moment) is filled the same way.
 """
 
 from __future__ import annotations
@@ -13,18 +25,54 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import WebSocket
 from redis.asyncio.client import PubSub
 
 from core import wire
-from core.frames import ABOUT_A_USER_PREFIXES, Error, ServerFrame
-from domain import presence
+from core.frames import ABOUT_A_USER_PREFIXES, Error, Resumed, SeqRange, ServerFrame, Subscribed
+from domain import chat, presence
+from domain.errors import Unavailable
 from domain.resources import Resources
 
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 1000  # frames buffered per socket before it is dropped as too slow
+BACKLOG_PAGE = 500
+CONFIRM_TIMEOUT_S = 5.0
+MESSAGE_PREFIX = '{"type":"message"'
+
+
+@dataclass
+class Feed:
+    """One socket's view of one room."""
+
+    delivered: int = 0  # the highest seq sent, or the position the socket starts after
+    live_from: int = 0  # every seq after this one has been sent, in order
+    held: list[tuple[int | None, str]] | None = field(default_factory=list)  # None: live
+    window: asyncio.TimerHandle | None = None  # a plain subscribe waiting for a resume
+    fresh: bool = True  # no position yet
+
+    def start_after(self, seq: int) -> None:
+        self.delivered = self.live_from = seq
+        self.fresh = False
+
+
+def message_seq(frame: str) -> int | None:
+    """The seq of a message frame, None for every other frame on a room channel."""
+    if not frame.startswith(MESSAGE_PREFIX):
+        return None
+    return int(json.loads(frame)["seq"])
+
+
+def plan(after_seq: int, last_seq: int, limit: int) -> tuple[int, SeqRange | None]:
+    """Where a recovery starts, and the range it leaves out (more than ``limit`` behind)."""
+    if last_seq - after_seq <= limit:
+        return after_seq, None
+    start = last_seq - limit
+    return start, SeqRange(from_seq=after_seq + 1, to_seq=start)
 
 
 class Connection:
@@ -32,6 +80,7 @@ class Connection:
         self.websocket = websocket
         self.user_id = user_id
         self.rooms: set[int] = set()
+        self.feeds: dict[int, Feed] = {}
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=SEND_QUEUE)
         self.errors = 0
         self.rate_limited = 0
@@ -68,6 +117,7 @@ class Hub:
         self._background: set[asyncio.Task[None]] = set()
         self.lapsed: set[int] = set()  # connected, but their presence expired (no heartbeat)
         self._sweeper: asyncio.Task[None] | None = None
+        self._confirmed: dict[str, asyncio.Event] = {}  # channel -> Redis confirmed it
 
     async def close(self) -> None:
         for task in (self._sweeper, self._listener):
@@ -80,45 +130,228 @@ class Hub:
     async def _listen(self) -> None:
         while True:
             try:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await self.pubsub.get_message(timeout=1.0)
             except Exception:  # the connection dropped: resubscribe and go on
                 log.exception("pub/sub listener failed; resubscribing")
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
                 continue
-            channel = wire.Channel.parse(str(message["channel"]))
-            local = self.rooms if channel.kind == "room" else self.users
-            self.fan_out(local.get(channel.id, ()), str(message["data"]))
+            name = str(message["channel"])
+            if message["type"] == "subscribe":
+                self._confirmed.setdefault(name, asyncio.Event()).set()
+                continue
+            if message["type"] != "message":
+                continue
+            channel = wire.Channel.parse(name)
+            frame = str(message["data"])
+            if channel.kind == "room":
+                self.fan_out_room(channel.id, frame)
+            else:
+                self.fan_out(self.users.get(channel.id, ()), frame)
+
+    def _deliver(self, conn: Connection, frame: str) -> None:
+        if not conn.push(frame):
+            log.warning("user %s is too slow; closing its socket", conn.user_id)
+            asyncio.get_running_loop().create_task(
+                conn.websocket.close(code=1013, reason="too slow: reconnect and resume")
+            )
 
     def fan_out(self, targets: Iterable[Connection], frame: str) -> None:
         about = None  # nobody is told about their own typing or presence
         if frame.startswith(ABOUT_A_USER_PREFIXES):
             about = json.loads(frame)["user_id"]
         for conn in list(targets):
-            if conn.user_id == about:
+            if conn.user_id != about:
+                self._deliver(conn, frame)
+
+    def fan_out_room(self, room_id: int, frame: str) -> None:
+        """A room frame to each follower: in seq order, each seq once, holds respected."""
+        seq = message_seq(frame)
+        about = None
+        if seq is None and frame.startswith(ABOUT_A_USER_PREFIXES):
+            about = json.loads(frame)["user_id"]
+        for conn in list(self.rooms.get(room_id, ())):
+            feed = conn.feeds.get(room_id)
+            if feed is None or conn.user_id == about:
                 continue
-            if not conn.push(frame):
-                log.warning("user %s is too slow; closing its socket", conn.user_id)
-                asyncio.get_running_loop().create_task(
-                    conn.websocket.close(code=1013, reason="too slow: reconnect and resume")
+            if feed.held is not None:
+                if len(feed.held) >= SEND_QUEUE:
+                    self._deliver(conn, frame)  # cannot hold more: treat as too slow
+                    continue
+                feed.held.append((seq, frame))
+            elif seq is None:
+                self._deliver(conn, frame)
+            elif seq <= feed.delivered:
+                continue  # a replay after a job restore: the socket has it
+            elif seq == feed.delivered + 1:
+                feed.delivered = seq
+                self._deliver(conn, frame)
+            else:  # a gap (the pub/sub connection dropped a moment): fill it from MySQL
+                feed.held = [(seq, frame)]
+                self._spawn(self._backfill(conn, room_id, feed))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- following rooms ---------------------------------------------------------------------
+
+    async def subscribe(self, conn: Connection, room_id: int, after_seq: int | None) -> None:
+        """Follow a room; with after_seq, first the stored messages after it (see module)."""
+        feed = await self._feed(conn, room_id)
+        last = await chat.last_seq(self.res, room_id)
+        if after_seq is None:
+            if not feed.fresh:  # already following: say where it stands, change nothing
+                conn.send(Subscribed(room_id=room_id, last_seq=max(last, feed.delivered)))
+                return
+            feed.start_after(last)
+            conn.send(Subscribed(room_id=room_id, last_seq=last))
+            self._open_window(conn, room_id, feed)
+            return
+        start, missing = plan(after_seq, last, self.res.settings.chat_recovery_limit)
+        conn.send(
+            Subscribed(room_id=room_id, last_seq=last, recovered=missing is None, missing=missing)
+        )
+        await self._recover(conn, room_id, feed, start)
+
+    async def resume(self, conn: Connection, room_id: int, after_seq: int) -> None:
+        """The older protocol: subscribe (or not), then resume; ends with ``resumed``."""
+        feed = await self._feed(conn, room_id)
+        last = await chat.last_seq(self.res, room_id)
+        start, missing = plan(after_seq, last, self.res.settings.chat_recovery_limit)
+        await self._recover(conn, room_id, feed, start)
+        conn.send(Resumed(room_id=room_id, up_to_seq=feed.delivered, missing=missing))
+
+    async def _feed(self, conn: Connection, room_id: int) -> Feed:
+        feed = conn.feeds.get(room_id)
+        if feed is None:
+            feed = conn.feeds[room_id] = Feed()  # holding from the start
+            try:
+                await self.join(conn, room_id)
+            except BaseException:
+                conn.feeds.pop(room_id, None)
+                raise
+        return feed
+
+    async def _recover(self, conn: Connection, room_id: int, feed: Feed, start: int) -> None:
+        if feed.window is not None:  # a plain subscribe's hold: nothing sent yet
+            feed.window.cancel()
+            feed.window = None
+            feed.start_after(start)
+        elif feed.fresh:
+            feed.start_after(start)
+        elif feed.held is None:  # live already
+            if start < feed.live_from:
+                # Older than what has gone out live: sent now, each once, after the newer ones.
+                await self._send_range(conn, room_id, start, feed.live_from)
+                feed.live_from = start
+            return
+        # (A backfill already under way is harmless: each seq is sent once, in order.)
+        await self._backfill(conn, room_id, feed)
+
+    async def _send_range(self, conn: Connection, room_id: int, after: int, up_to: int) -> None:
+        while after < up_to:
+            page = await chat.messages_after(
+                self.res, room_id, after, limit=min(BACKLOG_PAGE, up_to - after)
+            )
+            for message in page:
+                if message.seq <= up_to:
+                    conn.send(message)
+            if len(page) < min(BACKLOG_PAGE, up_to - after):
+                return
+            after = page[-1].seq
+
+    async def _backfill(self, conn: Connection, room_id: int, feed: Feed, tries: int = 3) -> None:
+        """Send what MySQL has after the feed's position, then release its hold in order."""
+        try:
+            while conn.feeds.get(room_id) is feed:
+                page = await chat.messages_after(
+                    self.res, room_id, feed.delivered, limit=BACKLOG_PAGE
                 )
+                for message in page:
+                    if message.seq > feed.delivered:
+                        feed.delivered = message.seq
+                        conn.send(message)
+                if len(page) < BACKLOG_PAGE:
+                    break
+        except Exception:
+            log.exception("could not read room %s after seq %s", room_id, feed.delivered)
+            conn.error(
+                "unavailable",
+                f"messages after seq {feed.delivered} could not be read; "
+                f"subscribe again with after_seq={feed.delivered}",
+                room_id,
+            )
+            tries = 0
+        if conn.feeds.get(room_id) is feed:
+            self._release(conn, room_id, feed, tries - 1)
+
+    def _release(self, conn: Connection, room_id: int, feed: Feed, tries: int = 0) -> None:
+        held, feed.held = feed.held or [], None
+        for index, (seq, frame) in enumerate(held):
+            if seq is None:
+                self._deliver(conn, frame)
+            elif seq <= feed.delivered:
+                continue
+            elif seq == feed.delivered + 1 or tries <= 0:
+                feed.delivered = seq
+                self._deliver(conn, frame)
+            else:  # a gap inside the hold: read it, then release the rest
+                feed.held = held[index:]
+                self._spawn(self._backfill(conn, room_id, feed, tries))
+                return
+
+    def _open_window(self, conn: Connection, room_id: int, feed: Feed) -> None:
+        window_s = self.res.settings.chat_resume_window_ms / 1000
+        if window_s <= 0:
+            self._release(conn, room_id, feed)
+            return
+
+        def close() -> None:
+            if conn.feeds.get(room_id) is feed and feed.window is not None:
+                feed.window = None
+                self._release(conn, room_id, feed)
+
+        feed.window = asyncio.get_running_loop().call_later(window_s, close)
+
+    def close_windows(self, conn: Connection) -> None:
+        """The client sent something other than a resume: it is not going to send one."""
+        for room_id, feed in list(conn.feeds.items()):
+            if feed.window is not None:
+                feed.window.cancel()
+                feed.window = None
+                self._release(conn, room_id, feed)
 
     def _ensure_listener(self) -> None:
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def join(self, conn: Connection, room_id: int) -> None:
+        """Add the socket to the room; returns once Redis has confirmed the subscription."""
+        channel = wire.room_channel(room_id)
         async with self._lock:
             local = self.rooms.setdefault(room_id, set())
             first = not local
             local.add(conn)
             conn.rooms.add(room_id)
             if first:
-                await self.pubsub.subscribe(wire.room_channel(room_id))
+                self._confirmed[channel] = asyncio.Event()
+                await self.pubsub.subscribe(channel)
             self._ensure_listener()
+        confirmed = self._confirmed.get(channel)
+        if confirmed is not None and not confirmed.is_set():
+            try:
+                await asyncio.wait_for(confirmed.wait(), CONFIRM_TIMEOUT_S)
+            except TimeoutError:
+                await self.part(conn, room_id)
+                raise Unavailable("the room's live channel is not available; try again") from None
 
     async def part(self, conn: Connection, room_id: int) -> None:
+        feed = conn.feeds.pop(room_id, None)
+        if feed is not None and feed.window is not None:
+            feed.window.cancel()
         async with self._lock:
             local = self.rooms.get(room_id)
             conn.rooms.discard(room_id)
@@ -127,7 +360,9 @@ class Hub:
             local.discard(conn)
             if not local:
                 del self.rooms[room_id]
-                await self.pubsub.unsubscribe(wire.room_channel(room_id))
+                channel = wire.room_channel(room_id)
+                self._confirmed.pop(channel, None)
+                await self.pubsub.unsubscribe(channel)
 
     async def add_user(self, conn: Connection) -> None:
         if self._sweeper is None:

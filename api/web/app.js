@@ -190,10 +190,15 @@ function sendFrame(frame) {
 function subscribe() {
   if (!state.room || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
   const room_id = state.room.id;
-  sendFrame({ type: "subscribe", room_id });
-  // Everything after the last seq we have: after a reload that is the recent history.
-  if (state.lastSeq > 0) sendFrame({ type: "resume", room_id, after_seq: state.lastSeq });
-  else sendFrame({ type: "history", room_id, limit: 50 });
+  if (state.lastSeq > 0) {
+    // After a reconnect: everything after the last seq we have, then live, in one order.
+    sendFrame({ type: "subscribe", room_id, after_seq: state.lastSeq });
+  } else {
+    // A fresh open: live from now on, and the newest page of history (which reaches at
+    // least the last_seq the subscribe reports, so nothing falls between the two).
+    sendFrame({ type: "subscribe", room_id });
+    sendFrame({ type: "history", room_id, limit: 50 });
+  }
   for (const frame of state.outbox.values()) sendFrame(frame);  // unacked sends, same ids
   sendFrame({ type: "heartbeat" });
 }
@@ -205,7 +210,6 @@ function handle(frame) {
     case "history":
       frame.messages.forEach(showMessage);
       $("older").hidden = !frame.has_more;
-      if (state.lastSeq > 0) sendFrame({ type: "resume", room_id: frame.room_id, after_seq: state.lastSeq });
       return;
     case "ack": {
       state.outbox.delete(frame.client_msg_id);
@@ -227,6 +231,12 @@ function handle(frame) {
         if (frame.event === "joined" || frame.event === "left") loadPeople();
       }
       return;
+    case "subscribed":
+      if (frame.missing) {
+        // Too far behind to recover everything: show the gap; "older" pages it in.
+        $("older").hidden = false;
+      }
+      return;
     case "error":
       if (frame.code === "rate_limited" && state.outbox.has(frame.ref)) {
         setTimeout(() => sendFrame(state.outbox.get(frame.ref)), 1000);
@@ -235,7 +245,7 @@ function handle(frame) {
       }
       return;
     default:
-      return;  // welcome, subscribed, resumed, heartbeat_ack
+      return;  // welcome, resumed, heartbeat_ack
   }
 }
 
