@@ -139,6 +139,7 @@ def peer_summary(chat: dict[str, Any]) -> dict[str, Any]:
         "max_sustained_delivered_per_s": best["throughput"]["delivered_per_s"] if best else None,
         # Sustained every rate offered: the true ceiling is higher than measured.
         "ceiling_not_reached": bool(sweep) and all(p["sustained"] for p in sweep),
+        "connections_per_s": chat.get("connect", {}).get("per_s"),
         "sweep": [
             {
                 "rate": p["rate"],
@@ -512,8 +513,9 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
         "rate actually reached.",
         "",
         "| server | delivery p50 ms | delivery p95 ms | send ack p95 ms | highest sustained rate "
-        "| delivered/s there | generator CPU at the last step | what stopped the sweep |",
-        "|---|---|---|---|---|---|---|---|",
+        "| delivered/s there | connections/s | generator CPU at the last step "
+        "| what stopped the sweep |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     everyone = {"studyhub": ours, **{k: v for k, v in report["peers"].items() if k != "ratios"}}
     for s in everyone.values():
@@ -523,7 +525,8 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
             f"| {s['description']} | {s['metrics']['delivery']['p50']} "
             f"| {s['metrics']['delivery']['p95']} | {s['metrics']['send_ack']['p95']} "
             f"| {_fmt(s['max_sustained_rate'])}{capped} "
-            f"| {_fmt(s['max_sustained_delivered_per_s'])} | {top['generator_cpu_share']} "
+            f"| {_fmt(s['max_sustained_delivered_per_s'])} | {_fmt(s.get('connections_per_s'))} "
+            f"| {top['generator_cpu_share']} "
             f"| {_stopped_by(s)} |"
         )
     if report["peers"]["ratios"]:

@@ -8,6 +8,10 @@ key (room_id, seq): resume and history are each one range scan.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from redis.commands.core import AsyncScript
 from sqlalchemy import select
 
 from core import wire
@@ -16,7 +20,9 @@ from core.events import ChatMessageSent
 from core.frames import Message, TypingStarted, wire_time
 from domain.errors import InFlight, Invalid, Unavailable
 from domain.resources import Resources
-from domain.rooms import require_participant
+from domain.rooms import not_participant, require_participant
+
+log = logging.getLogger(__name__)
 
 ACK_KEY_TTL_S = 24 * 3600
 PENDING_TTL_S = 30
@@ -34,16 +40,45 @@ def frame_of(message: ChatMessage) -> Message:
     )
 
 
+# Membership and the idempotency marker in one round trip. Returns {1} when the send may
+# go ahead (marker set to pending), {0, marker} when the client_msg_id is known (pending, or
+# the message id of its first ack), {-1} when the user is not a participant.
+_SEND_GATE = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
+if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[2])}
+"""
+_gates: dict[int, AsyncScript] = {}
+_background: set[asyncio.Task[None]] = set()
+
+
+def _gate(res: Resources) -> AsyncScript:
+    """The registered script (EVALSHA, loaded once) for this Redis client."""
+    gate = _gates.get(id(res.redis))
+    if gate is None:
+        gate = _gates[id(res.redis)] = res.redis.register_script(_SEND_GATE)
+    return gate
+
+
 async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str, body: str) -> int:
-    """Hand one message to Kafka; returns its message id once Kafka holds it durably."""
+    """Hand one message to Kafka; returns its message id once Kafka holds it durably.
+
+    One Redis round trip before the produce (membership and the marker, a Lua script); the
+    rate limit is the process's own token bucket; the marker's final value is written after
+    the ack, off the sender's path.
+    """
     if not body.strip():
         raise Invalid("body: a message cannot be empty")
-    await require_participant(res, room_id, sender_id, to="send to it")
     res.sends.take(sender_id)
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
-    if not await res.redis.set(key, "pending", nx=True, ex=PENDING_TTL_S):
-        existing = await res.redis.get(key)
-        if existing and existing != "pending":
+    verdict = await _gate(res)(
+        keys=[wire.room_participants_key(room_id), key], args=[sender_id, PENDING_TTL_S]
+    )
+    if int(verdict[0]) == -1:
+        raise not_participant(room_id, to="send to it")
+    if int(verdict[0]) == 0:
+        existing = verdict[1]
+        if existing is not None and existing not in ("pending", b"pending"):
             return int(existing)
         raise InFlight("this client_msg_id is being sent; wait for its ack")
     message_id = res.ids.next_id()
@@ -59,8 +94,18 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     except Exception as error:
         await res.redis.delete(key)
         raise Unavailable("the message was not sent; send it again") from error
-    await res.redis.set(key, message_id, ex=ACK_KEY_TTL_S)
+    task = asyncio.get_running_loop().create_task(_remember(res, key, message_id))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
     return message_id
+
+
+async def _remember(res: Resources, key: str, message_id: int) -> None:
+    """The first ack's message id, for a resend of the same client_msg_id (24 h)."""
+    try:
+        await res.redis.set(key, message_id, ex=ACK_KEY_TTL_S)
+    except Exception:  # the pending marker expires; the job's unique key catches a resend
+        log.exception("could not record the ack of %s", key)
 
 
 async def messages_after(
@@ -98,11 +143,19 @@ async def history(
 
 
 async def last_seq(res: Resources, room_id: int) -> int:
-    cached = await res.redis.get(wire.room_last_seq_key(room_id))
+    """The room's last stored seq: Redis (the job sets it), else MySQL, cached with SET NX.
+
+    NX keeps the cache right: the job sets the key after its commit, so a value read from
+    MySQL is only written where the job has not written a newer one.
+    """
+    key = wire.room_last_seq_key(room_id)
+    cached = await res.redis.get(key)
     if cached is not None:
         return int(cached)
     page = await messages_before(res, room_id, None, limit=1)
-    return page[-1].seq if page else 0
+    seq = page[-1].seq if page else 0
+    await res.redis.set(key, seq, nx=True)
+    return seq
 
 
 async def typing(res: Resources, user_id: int, room_id: int) -> None:

@@ -68,26 +68,43 @@ async def announce(
     redis: aioredis.Redis, db: AsyncShardRouter, user_id: int, status: Status
 ) -> int:
     """Tell friends and co-participants; returns how many channels were told."""
-    frame = PresenceChanged(user_id=user_id, status=status).to_json()
+    return await announce_many(redis, db, {user_id: status})
+
+
+async def announce_many(
+    redis: aioredis.Redis, db: AsyncShardRouter, changes: dict[int, Status]
+) -> int:
+    """Announce many users' changes at once: one query per database, one Redis pipeline.
+
+    A reconnect storm is thousands of "online" changes within seconds; announced one by one
+    they cost three queries each and starve the handshakes.
+    """
+    if not changes:
+        return 0
+    users = list(changes)
+    audience: dict[int, list[str]] = {user: [] for user in users}
     async with db.directory()() as session:
-        friends = (
-            await session.scalars(
-                select(Friendship.user2_id)
-                .where(Friendship.user1_id == user_id)
-                .limit(MAX_FRIENDS_NOTIFIED)
-            )
-        ).all()
-    rooms: list[int] = []
+        rows = await session.execute(
+            select(Friendship.user1_id, Friendship.user2_id).where(Friendship.user1_id.in_(users))
+        )
+        for user, friend in rows:
+            if len(audience[user]) < MAX_FRIENDS_NOTIFIED:
+                audience[user].append(wire.user_channel(friend))
     for shard in range(db.shard_count):
         async with db.sessions(shard)() as session:
-            rooms += (
-                await session.scalars(
-                    select(RoomParticipant.room_id).where(RoomParticipant.user_id == user_id)
+            rows = await session.execute(
+                select(RoomParticipant.user_id, RoomParticipant.room_id).where(
+                    RoomParticipant.user_id.in_(users)
                 )
-            ).all()
-    channels = [wire.user_channel(f) for f in friends] + [wire.room_channel(r) for r in rooms]
+            )
+            for user, room in rows:
+                audience[user].append(wire.room_channel(room))
+    told = 0
     async with redis.pipeline(transaction=False) as pipe:
-        for channel in channels:
-            pipe.publish(channel, frame)
+        for user, channels in audience.items():
+            frame = PresenceChanged(user_id=user, status=changes[user]).to_json()
+            for channel in channels:
+                pipe.publish(channel, frame)
+            told += len(channels)
         await pipe.execute()
-    return len(channels)
+    return told

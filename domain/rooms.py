@@ -105,9 +105,13 @@ async def access_room_as_owner(res: Resources, room_id: int, user_id: int, *, to
 async def require_participant(res: Resources, room_id: int, user_id: int, *, to: str) -> None:
     """The room's chat and timer are for its participants (one Redis SISMEMBER)."""
     if not await res.rooms.is_participant(room_id, user_id):
-        raise Forbidden(
-            f"join room {room_id} (POST /rooms/{room_id}/join) to {to}", code="not_participant"
-        )
+        raise not_participant(room_id, to=to)
+
+
+def not_participant(room_id: int, *, to: str) -> Forbidden:
+    return Forbidden(
+        f"join room {room_id} (POST /rooms/{room_id}/join) to {to}", code="not_participant"
+    )
 
 
 # -- reads and writes ---------------------------------------------------------------------

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 SEND_QUEUE = 1000  # frames buffered per socket before it is dropped as too slow
 BACKLOG_PAGE = 500
 CONFIRM_TIMEOUT_S = 5.0
+ANNOUNCE_GATHER_S = 0.02  # presence changes gathered this long into one batch
+ANNOUNCE_BATCH = 200
 MESSAGE_PREFIX = '{"type":"message"'
 
 
@@ -118,9 +120,12 @@ class Hub:
         self.lapsed: set[int] = set()  # connected, but their presence expired (no heartbeat)
         self._sweeper: asyncio.Task[None] | None = None
         self._confirmed: dict[str, asyncio.Event] = {}  # channel -> Redis confirmed it
+        self._announcements: dict[int, presence.Status] = {}
+        self._announce_wanted = asyncio.Event()
+        self._announcer: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
-        for task in (self._sweeper, self._listener):
+        for task in (self._sweeper, self._listener, self._announcer):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -389,17 +394,30 @@ class Hub:
     # -- presence ----------------------------------------------------------------------------
 
     def announce(self, user_id: int, status: presence.Status) -> None:
-        """Tell friends and rooms in the background; a failure is logged, never raised."""
+        """Tell friends and rooms soon, in the background; a failure is logged, never raised.
 
-        async def run() -> None:
+        Changes are gathered for a moment and announced in batches (``presence.announce_many``:
+        one query per database for the whole batch), so a reconnect storm costs the handshakes
+        almost nothing. The latest status of a user wins within a batch.
+        """
+        self._announcements[user_id] = status
+        self._announce_wanted.set()
+        if self._announcer is None:
+            self._announcer = asyncio.get_running_loop().create_task(self._announce_batches())
+
+    async def _announce_batches(self) -> None:
+        while True:
+            await self._announce_wanted.wait()
+            await asyncio.sleep(ANNOUNCE_GATHER_S)
+            batch: dict[int, presence.Status] = {}
+            for user_id in list(self._announcements)[:ANNOUNCE_BATCH]:
+                batch[user_id] = self._announcements.pop(user_id)
+            if not self._announcements:
+                self._announce_wanted.clear()
             try:
-                await presence.announce(self.res.redis, self.res.db, user_id, status)
+                await presence.announce_many(self.res.redis, self.res.db, batch)
             except Exception:
-                log.exception("could not announce %s as %s", user_id, status)
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+                log.exception("could not announce %d presence changes", len(batch))
 
     async def heartbeat(self, user_id: int) -> None:
         await presence.refresh(self.res.redis, user_id, self.res.settings.presence_ttl_s)
