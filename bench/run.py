@@ -32,6 +32,7 @@ from rich.console import Console
 from sqlalchemy import create_engine, text
 
 from bench.chat_load import scale_table
+from bench.job_load import job_table
 from bench.stats import stack_process
 from core.settings import REPO_ROOT, get_settings
 
@@ -55,6 +56,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "step": 8,
         "sweep": "200,400,800,1600,3200",
         "scale": "",
+        "job_rates": "200,1000,2000",
     },
     "full": {
         "users": 1_000_000,
@@ -68,6 +70,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "step": 20,
         "sweep": "150,200,300,400,800,1600,3200",
         "scale": "1000,2000,5000,10000",
+        "job_rates": "200,1000,2000,4000",
     },
 }
 
@@ -369,6 +372,9 @@ def main(argv: list[str] | None = None) -> None:
         _step(f"chat load: {target}", _chat_argv(target, params))
         chats[target] = _newest(f"chat-{target}", began)
         summaries[target] = peer_summary(chats[target])
+    began = time.time()
+    _step("persistence job alone", ["-m", "bench.job_load", "--rates", str(params["job_rates"])])
+    job = _newest("job", began)
     scale: list[dict[str, Any]] = []
     if params["scale"]:
         began = time.time()
@@ -399,7 +405,12 @@ def main(argv: list[str] | None = None) -> None:
             "ratios": {f"studyhub/{name}": ratios(ours, peer) for name, peer in peers.items()},
         },
         "scale": scale,
-        "parts": {"api": api["command"], **{n: c["command"] for n, c in chats.items()}},
+        "job": job,
+        "parts": {
+            "api": api["command"],
+            "job": job["command"],
+            **{n: c["command"] for n, c in chats.items()},
+        },
     }
     json_path = RESULTS / f"{stamp}.json"
     json_path.write_text(json.dumps(report, indent=2))
@@ -566,6 +577,18 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
             *scale_table(report["scale"]),
             "",
             f"![scale curve]({stamp}-scale.png)",
+        ]
+    if report.get("job"):
+        lines += [
+            "",
+            "## The persistence job alone",
+            "",
+            "Fed straight from Kafka at fixed rates (`" + report["job"]["command"] + "`): the "
+            "TaskManager's CPU (JVM and Python workers) per 1,000 messages/s, and whether "
+            "every message was stored. The aim is at most 0.25 of a core per 1,000/s, so that "
+            "two more stream jobs fit beside it.",
+            "",
+            *job_table(report["job"]["steps"]),
         ]
     lines += [
         "",

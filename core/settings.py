@@ -77,9 +77,10 @@ class Settings(BaseSettings):
     flink_taskmanager_memory: str = "1536m"
     flink_task_slots: int = 4
     # Python UDF bundles flush after this many ms; the default 1000 ms puts a second of latency
-    # on every record; 1-5 ms costs no throughput (measured here: about 10 ms through a Python
-    # UDF at 1 ms, with the same records/s).
-    flink_bundle_time_ms: int = 5
+    # on every record. The chat job flushes once per bundle, and its cost is per bundle (Beam's
+    # round trips), not per message: `bench.job_load` at 2,000 msg/s measured 0.63 of a core
+    # at 5 ms and 0.48 at 10 ms, for 6 ms more delivery p95 at 100 msg/s (36.5 -> 42.8 ms).
+    flink_bundle_time_ms: int = 10
     # The chat job flushes once per bundle: this caps its multi-row INSERT.
     flink_bundle_size: int = Field(default=1000, ge=1)
     flink_buffer_timeout_ms: int = 5

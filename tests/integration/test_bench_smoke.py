@@ -87,6 +87,8 @@ def test_make_bench_writes_the_whole_report_with_peers(settings: Settings) -> No
             "2",
             "--sweep",
             "20",
+            "--job-rates",
+            "100",
         ]
     )
     combined = [p for p in set(run.RESULTS.glob("*.json")) - before if p.name[0].isdigit()]
@@ -116,3 +118,8 @@ def test_make_bench_writes_the_whole_report_with_peers(settings: Settings) -> No
     markdown = path.with_suffix(".md").read_text()
     assert "| room_join |" in markdown
     assert "studyhub/centrifugo" in markdown
+    job = report["job"]["steps"]
+    assert [step["rate"] for step in job] == [100]
+    assert job[0]["all_stored"] is True
+    assert job[0]["taskmanager_cpu_per_1k_per_s"] > 0
+    assert "## The persistence job alone" in markdown
