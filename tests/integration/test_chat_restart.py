@@ -38,6 +38,7 @@ from core.ids import IdGenerator
 from core.settings import Settings
 from ingest.kafka import make_producer, produce_sync
 from stack.services.flink_jobs import (
+    ChatPersistJob,
     job_state,
     stop_job,
     submit_job,
@@ -304,3 +305,19 @@ def test_a_killed_gateway_loses_nothing_its_clients_resume_elsewhere(
     assert len(acked) == total
     assert [int(r[1]) for r in rows] == acked  # stored exactly once each, in send order
     assert delivered == {int(r[0]): int(r[1]) for r in rows}  # delivered: all, same order
+
+
+def test_the_warm_up_goes_through_the_job_and_leaves_nothing_behind(
+    settings: Settings, mysql: ShardRouter
+) -> None:
+    """`stack up` sends one message through chat-persist so the first users do not wait for
+    the job's first bundle; it must be stored, broadcast, and cleaned away."""
+    require(settings, "chat-persist")
+    seconds = ChatPersistJob(settings).warm_up(timeout=30)
+    assert 0 < seconds < 30
+    for shard in range(settings.mysql_shards):
+        with mysql.engine(shard).connect() as connection:
+            left = connection.execute(
+                text("SELECT COUNT(*) FROM chat_messages WHERE client_msg_id LIKE 'warm-up-%'")
+            ).scalar_one()
+        assert left == 0
