@@ -8,6 +8,7 @@ trip, and a user's sockets on one gateway share one bucket.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -41,14 +42,17 @@ class RateLimiter:
 class TokenBucket:
     """``rate`` sends a second, bursts of ``burst``."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate, self.burst = rate, burst
+        self.clock = clock
         self.tokens = float(burst)
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     def take(self) -> float:
         """0 if allowed, else the seconds until a token is free."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:
@@ -58,19 +62,41 @@ class TokenBucket:
 
 
 class SendLimits:
-    """The chat send buckets of one process, one per user."""
+    """The chat send buckets of one process, one per user who sent lately.
 
-    def __init__(self, rate: float, burst: int) -> None:
+    A bucket left alone for burst / rate seconds is full again, the same as no bucket, so
+    such buckets are dropped: the map holds recent senders, not everyone who ever sent.
+    """
+
+    SWEEP_EVERY = 10_000  # takes between sweeps: the sweep is O(buckets), amortised
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate, self.burst = rate, burst
+        self.clock = clock
         self._buckets: dict[int, TokenBucket] = {}
+        self._takes = 0
 
     def take(self, user_id: int) -> None:
         """Count one send; raise RateLimited if the user's bucket is empty."""
+        self._takes += 1
+        if self._takes % self.SWEEP_EVERY == 0:
+            self.sweep()
         bucket = self._buckets.get(user_id)
         if bucket is None:
-            bucket = self._buckets[user_id] = TokenBucket(self.rate, self.burst)
+            bucket = self._buckets[user_id] = TokenBucket(self.rate, self.burst, self.clock)
         wait = bucket.take()
         if wait:
             raise RateLimited(
                 f"at most {self.rate:g} messages/s; retry in {wait:.1f}s", retry_after=wait
             )
+
+    def sweep(self) -> int:
+        """Drop the buckets that are full again; returns how many are left."""
+        refill_s = self.burst / self.rate
+        now = self.clock()
+        self._buckets = {
+            user: bucket for user, bucket in self._buckets.items() if now - bucket.stamp < refill_s
+        }
+        return len(self._buckets)
