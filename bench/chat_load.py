@@ -4,12 +4,15 @@
     .venv/bin/python -m bench.chat_load --target centrifugo --sweep 200,400,800,1600
     .venv/bin/python -m bench.chat_load --scale 1000,2000,5000,10000 --rate 100
 
-Runs in its own process (uvloop) against studyhub as `make up` started it, or against a peer
-(``--target bare|centrifugo``, which this process starts and stops). Every client opens one
+Runs against studyhub as `make up` started it, or against a peer (``--target
+bare|centrifugo``, which this process starts and stops). The clients live in ``--processes``
+load-generator processes (2; uvloop each), each holding whole rooms and sending its share of
+the rate, so the generator is not the limit it was with one process. Every client opens one
 socket subscribed to its room; senders are spread over the clients (about 2 messages/s each,
 well under studyhub's per-user limit). For each message it records the send time (just before
 the frame goes out), the ack time (send_ack) and every other member's receive time (delivery,
-one sample per recipient), all on this process's perf_counter. The delivery rate is delivered /
+one sample per recipient), all on the sender's process's perf_counter (its rooms' recipients
+are in the same process). The delivery rate is delivered /
 expected, where expected is the room's other subscribers.
 
 Phases run on the same connected clients:
@@ -30,17 +33,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import psutil
 import uvloop
 from rich.console import Console
-from rich.progress import Progress
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -89,16 +93,19 @@ class PhaseResult:
     sustained: bool = False
 
 
-def _usage(name: str, process: psutil.Process) -> tuple[float, int]:
-    # The generator starts the peer servers as its children: count its own process only, so
+def _usage(name: str, process: psutil.Process | list[psutil.Process]) -> tuple[float, int]:
+    # The generator starts the peer servers as its children: count its own processes only, so
     # the peer's CPU is the peer's and the generator's is the generator's.
+    if isinstance(process, list):
+        usages = [_usage(name, member) for member in process]
+        return sum(u[0] for u in usages), sum(u[1] for u in usages)
     return own_usage(process) if name == GENERATOR else tree_usage(process)
 
 
 class Meter:
     """CPU seconds and peak RSS of each process over a stretch, sampled once a second."""
 
-    def __init__(self, processes: dict[str, psutil.Process]) -> None:
+    def __init__(self, processes: dict[str, psutil.Process | list[psutil.Process]]) -> None:
         self.processes = processes
         self.start_cpu = {n: _usage(n, p)[0] for n, p in processes.items()}
         self.peak_rss = {n: _usage(n, p)[1] for n, p in processes.items()}
@@ -127,12 +134,15 @@ class Meter:
 
 
 class Load:
-    """Connected clients of one target, and the phases run on them."""
+    """The connected clients of one load-generator process, and the phases run on them.
 
-    def __init__(self, target: Target, room_size: int) -> None:
+    Each process holds whole rooms: a message's sender and its recipients are in the same
+    process, so every latency is measured on one clock (perf_counter is CLOCK_MONOTONIC, the
+    same in every process of the machine, which lets the phases start together).
+    """
+
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self.room_size = room_size
-        self.generator = IdGenerator(BENCH_GENERATOR)
         self.users: list[int] = []
         self.room_of: dict[int, int] = {}
         self.members: dict[int, int] = {}
@@ -140,38 +150,23 @@ class Load:
         self.readers: list[asyncio.Task[None]] = []
         self.tally_of: dict[str, Tally] = {}
         self.sent_total = 0
-        self.processes = {GENERATOR: psutil.Process(), **target.processes()}
 
-    async def grow(self, clients: int) -> tuple[float, float]:
-        """Bring the connected clients up to ``clients``.
-
-        Returns the seconds the rooms took (for studyhub, REST creates and joins) and the
-        seconds the sockets took (handshake, token, welcome, subscribe and its reply): apart,
-        so the connection rate is not the REST API's rate.
-        """
+    async def open(self, users: list[int], room_of: dict[int, int]) -> float:
+        """Connect ``users`` (64 handshakes in flight); returns the seconds it took."""
         started = time.perf_counter()
-        new = [self.generator.next_id() for _ in range(clients - len(self.users))]
-        with console.status(f"{self.target.name}: rooms for {len(new)} clients"):
-            self.room_of.update(await self.target.assign_rooms(new, self.room_size))
-        rooms_s = time.perf_counter() - started
-        started = time.perf_counter()
+        self.room_of.update(room_of)
         semaphore = asyncio.Semaphore(64)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"{self.target.name}: connecting", total=len(new))
 
-            async def one(user: int) -> None:
-                async with semaphore:
-                    ws = await self.target.open(user, self.room_of[user])
-                self.sockets[user] = ws
-                self.members[self.room_of[user]] = self.members.get(self.room_of[user], 0) + 1
-                self.readers.append(asyncio.create_task(self._read(ws, user)))
-                progress.advance(task)
+        async def one(user: int) -> None:
+            async with semaphore:
+                ws = await self.target.open(user, self.room_of[user])
+            self.sockets[user] = ws
+            self.members[self.room_of[user]] = self.members.get(self.room_of[user], 0) + 1
+            self.readers.append(asyncio.create_task(self._read(ws, user)))
 
-            await asyncio.gather(*(one(u) for u in new))
-        connect_s = time.perf_counter() - started
-        self.users += new
-        await asyncio.sleep(1)  # let the last subscriptions settle before any clock starts
-        return rooms_s, connect_s
+        await asyncio.gather(*(one(u) for u in users))
+        self.users += users
+        return time.perf_counter() - started
 
     async def _read(self, ws: ClientConnection, user: int) -> None:
         with contextlib.suppress(Exception):
@@ -197,56 +192,54 @@ class Load:
                         if tally is not None:
                             tally.pending_acks.discard(client_msg_id or "")
 
-    async def phase(self, label: str, rate: float, duration: float) -> PhaseResult:  # noqa: PLR0915 - one paced loop
+    async def phase(
+        self, label: str, rate: float, duration: float, start_at: float
+    ) -> dict[str, Any]:
+        """Send ``rate`` messages/s for ``duration`` s from ``start_at``; the raw tally."""
         tally = Tally()
         senders = self.users[: max(1, min(len(self.users), int(rate / 2)))]
-        meter = Meter(self.processes)
         interval = 1.0 / rate
         per_second: list[tuple[int, int, int]] = []
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
         started = time.perf_counter()
         next_send = started
         sent = 0
         last_second, last_sent, last_delivered = 0, 0, 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"{self.target.name}: {label}", total=int(duration * rate))
-            while time.perf_counter() - started < duration:
-                user = senders[sent % len(senders)]
-                room = self.room_of[user]
-                client_msg_id = f"{label}-{self.sent_total}"
-                self.tally_of[client_msg_id] = tally
-                tally.sender_of[client_msg_id] = user
-                tally.expected += self.members[room] - 1
-                tally.pending_acks.add(client_msg_id)
-                frame = self.target.send_frame(room, client_msg_id, f"load message {sent}")
-                tally.sent_at[client_msg_id] = time.perf_counter()
-                try:
-                    await self.sockets[user].send(frame)
-                except ConnectionClosed as closed:
-                    # The server dropped this client (Centrifugo does when a pong comes late
-                    # from an overloaded generator): an error, and the step is not sustained.
-                    code = f"closed {closed.rcvd.code}" if closed.rcvd else "closed"
-                    tally.errors[code] = tally.errors.get(code, 0) + 1
-                    tally.expected -= self.members[room] - 1
-                    tally.pending_acks.discard(client_msg_id)
-                    senders = [u for u in senders if u != user] or senders
-                    if len(senders) == 1 and senders[0] == user:
-                        break
-                    continue
-                sent += 1
-                self.sent_total += 1
-                progress.advance(task)
-                second = int(time.perf_counter() - started)
-                if second != last_second:
-                    per_second.append(
-                        (last_second, sent - last_sent, tally.delivered - last_delivered)
-                    )
-                    last_second, last_sent, last_delivered = second, sent, tally.delivered
-                next_send += interval
-                delay = next_send - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                elif sent % 32 == 0:
-                    await asyncio.sleep(0)  # behind schedule: still let the readers run
+        while time.perf_counter() - started < duration:
+            user = senders[sent % len(senders)]
+            room = self.room_of[user]
+            client_msg_id = f"{label}-{self.sent_total}"
+            self.tally_of[client_msg_id] = tally
+            tally.sender_of[client_msg_id] = user
+            tally.expected += self.members[room] - 1
+            tally.pending_acks.add(client_msg_id)
+            frame = self.target.send_frame(room, client_msg_id, f"load message {sent}")
+            tally.sent_at[client_msg_id] = time.perf_counter()
+            try:
+                await self.sockets[user].send(frame)
+            except ConnectionClosed as closed:
+                # The server dropped this client (Centrifugo does when a pong comes late
+                # from an overloaded generator): an error, and the step is not sustained.
+                code = f"closed {closed.rcvd.code}" if closed.rcvd else "closed"
+                tally.errors[code] = tally.errors.get(code, 0) + 1
+                tally.expected -= self.members[room] - 1
+                tally.pending_acks.discard(client_msg_id)
+                senders = [u for u in senders if u != user] or senders
+                if len(senders) == 1 and senders[0] == user:
+                    break
+                continue
+            sent += 1
+            self.sent_total += 1
+            second = int(time.perf_counter() - started)
+            if second != last_second:
+                per_second.append((last_second, sent - last_sent, tally.delivered - last_delivered))
+                last_second, last_sent, last_delivered = second, sent, tally.delivered
+            next_send += interval
+            delay = next_send - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif sent % 32 == 0:
+                await asyncio.sleep(0)  # behind schedule: still let the readers run
         elapsed = time.perf_counter() - started
         # Drain: outstanding acks and deliveries get a bounded grace period.
         deadline = time.perf_counter() + 10
@@ -254,42 +247,17 @@ class Load:
             time.perf_counter() < deadline
         ):
             await asyncio.sleep(0.1)
-        metrics = {"send_ack": summarise(tally.ack_ms), "delivery": summarise(tally.delivery_ms)}
-        delivery_rate = round(tally.delivered / tally.expected, 5) if tally.expected else 0.0
-        sent_per_s = round(sent / elapsed, 1)
-        return PhaseResult(
-            label=label,
-            rate=rate,
-            duration_s=round(elapsed, 2),
-            clients=len(self.users),
-            metrics=metrics,
-            delivery_rate=delivery_rate,
-            throughput={
-                "sent_per_s": sent_per_s,
-                "delivered_per_s": round(tally.delivered / elapsed, 1),
-                "sent": sent,
-                "acked": len(tally.ack_ms),
-                "delivered": tally.delivered,
-                "expected": tally.expected,
-                "senders": len(senders),
-            },
-            processes=meter.stop(),
-            errors=tally.errors,
-            per_second=per_second,
-            quantiles={
-                "send_ack": quantiles(tally.ack_ms),
-                "delivery": quantiles(tally.delivery_ms),
-            },
-            sustained=(
-                not tally.errors
-                and metrics["delivery"]["p95"] < SUSTAINED_P95_MS
-                and delivery_rate >= SUSTAINED_DELIVERY_RATE
-                and sent_per_s >= 0.9 * rate
-            ),
-        )
-
-    def gateway_rss(self) -> int:
-        return tree_usage(self.processes[self.target.gateway()])[1]
+        return {
+            "elapsed": elapsed,
+            "sent": sent,
+            "senders": len(senders),
+            "ack_ms": tally.ack_ms,
+            "delivery_ms": tally.delivery_ms,
+            "delivered": tally.delivered,
+            "expected": tally.expected,
+            "errors": tally.errors,
+            "per_second": per_second,
+        }
 
     async def close(self) -> None:
         # Close while the readers still read: a socket nobody reads stops reading from TCP once
@@ -302,11 +270,175 @@ class Load:
                 with contextlib.suppress(Exception):
                     await ws.close()
 
-        with console.status(f"{self.target.name}: closing {len(self.sockets)} sockets"):
-            await asyncio.gather(*(one(ws) for ws in self.sockets.values()))
+        await asyncio.gather(*(one(ws) for ws in self.sockets.values()))
         for reader in self.readers:
             reader.cancel()
         await self.target.close()
+
+
+def _worker(conn: Connection, target_name: str, client: dict[str, Any]) -> None:
+    """A load-generator process: opens its share of the sockets and runs its share of phases."""
+    uvloop.run(_serve(conn, target_name, client))
+
+
+async def _serve(conn: Connection, target_name: str, client: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    load = Load(make_target(target_name, get_settings(), client))
+    while True:
+        command, *params = await loop.run_in_executor(None, conn.recv)
+        if command == "open":
+            conn.send(await load.open(*params))
+        elif command == "phase":
+            conn.send(await load.phase(*params))
+        elif command == "close":
+            await load.close()
+            conn.send(None)
+            return
+
+
+class Fleet:
+    """The load generator: ``processes`` worker processes, each with whole rooms of clients.
+
+    One Python process receiving every delivery was the limit before the servers were: it
+    stopped the bare peer's sweep at 1,600 messages/s. The workers split the rooms and the
+    rate; this process only sets rooms up, starts the phases together, merges their tallies
+    and measures every process (the generator's row is the workers and this one together).
+    """
+
+    def __init__(self, target: Target, room_size: int, processes: int) -> None:
+        self.target = target
+        self.room_size = room_size
+        self.generator = IdGenerator(BENCH_GENERATOR)
+        self.users: list[int] = []
+        context = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.workers: list[multiprocessing.process.BaseProcess] = []
+        for _ in range(processes):
+            here, there = context.Pipe()
+            worker = context.Process(
+                target=_worker, args=(there, target.name, target.client_spec()), daemon=True
+            )
+            worker.start()
+            self.pipes.append(here)
+            self.workers.append(worker)
+        generator = [psutil.Process(), *(psutil.Process(w.pid) for w in self.workers)]
+        self.processes: dict[str, psutil.Process | list[psutil.Process]] = {
+            GENERATOR: generator,
+            **target.processes(),
+        }
+
+    async def _ask(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        loop = asyncio.get_running_loop()
+        for pipe, command in zip(self.pipes, commands, strict=True):
+            pipe.send(command)
+        return list(await asyncio.gather(*(loop.run_in_executor(None, p.recv) for p in self.pipes)))
+
+    async def grow(self, clients: int) -> tuple[float, float]:
+        """Bring the connected clients up to ``clients``.
+
+        Returns the seconds the rooms took (for studyhub, REST creates and joins) and the
+        seconds the sockets took (handshake, token, welcome, subscribe and its reply): apart,
+        so the connection rate is not the REST API's rate.
+        """
+        started = time.perf_counter()
+        new = [self.generator.next_id() for _ in range(clients - len(self.users))]
+        with console.status(f"{self.target.name}: rooms for {len(new)} clients"):
+            room_of = await self.target.assign_rooms(new, self.room_size)
+        rooms_s = time.perf_counter() - started
+        shares: list[list[int]] = [[] for _ in self.pipes]
+        rooms = sorted(set(room_of.values()))
+        worker_of = {room: n % len(self.pipes) for n, room in enumerate(rooms)}
+        for user in new:
+            shares[worker_of[room_of[user]]].append(user)
+        started = time.perf_counter()
+        with console.status(f"{self.target.name}: connecting {len(new)} clients"):
+            await self._ask([("open", share, {u: room_of[u] for u in share}) for share in shares])
+        connect_s = time.perf_counter() - started
+        self.users += new
+        await asyncio.sleep(1)  # let the last subscriptions settle before any clock starts
+        return rooms_s, connect_s
+
+    async def phase(self, label: str, rate: float, duration: float) -> PhaseResult:
+        meter = Meter(self.processes)
+        start_at = time.perf_counter() + 0.2
+        share = rate / len(self.pipes)
+        with console.status(f"{self.target.name}: {label} at {rate:g} messages/s"):
+            raws = await self._ask(
+                [("phase", label, share, duration, start_at) for _ in self.pipes]
+            )
+        processes = meter.stop()
+        return merge_phase(label, rate, len(self.users), raws, processes)
+
+    def gateway_rss(self) -> int:
+        gateway = self.processes[self.target.gateway()]
+        return tree_usage(gateway if isinstance(gateway, psutil.Process) else gateway[0])[1]
+
+    async def close(self) -> None:
+        closing = console.status(f"{self.target.name}: closing {len(self.users)} sockets")
+        with closing, contextlib.suppress(Exception):
+            await self._ask([("close",) for _ in self.pipes])
+        for worker in self.workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+        await self.target.close()
+
+
+def merge_phase(
+    label: str,
+    rate: float,
+    clients: int,
+    raws: list[dict[str, Any]],
+    processes: dict[str, dict[str, float]],
+) -> PhaseResult:
+    """One phase's result from the workers' raw tallies."""
+    ack_ms = [v for raw in raws for v in raw["ack_ms"]]
+    delivery_ms = [v for raw in raws for v in raw["delivery_ms"]]
+    sent = sum(raw["sent"] for raw in raws)
+    delivered = sum(raw["delivered"] for raw in raws)
+    expected = sum(raw["expected"] for raw in raws)
+    elapsed = max(raw["elapsed"] for raw in raws)
+    errors: dict[str, int] = {}
+    for raw in raws:
+        for code, count in raw["errors"].items():
+            errors[code] = errors.get(code, 0) + count
+    seconds: dict[int, list[int]] = {}
+    for raw in raws:
+        for second, sent_n, delivered_n in raw["per_second"]:
+            row = seconds.setdefault(second, [0, 0])
+            row[0] += sent_n
+            row[1] += delivered_n
+    metrics = {"send_ack": summarise(ack_ms), "delivery": summarise(delivery_ms)}
+    delivery_rate = round(delivered / expected, 5) if expected else 0.0
+    sent_per_s = round(sent / elapsed, 1) if elapsed else 0.0
+    return PhaseResult(
+        label=label,
+        rate=rate,
+        duration_s=round(elapsed, 2),
+        clients=clients,
+        metrics=metrics,
+        delivery_rate=delivery_rate,
+        throughput={
+            "sent_per_s": sent_per_s,
+            "delivered_per_s": round(delivered / elapsed, 1) if elapsed else 0.0,
+            "sent": sent,
+            "acked": len(ack_ms),
+            "delivered": delivered,
+            "expected": expected,
+            "senders": sum(raw["senders"] for raw in raws),
+            "generator_processes": len(raws),
+        },
+        processes=processes,
+        errors=errors,
+        per_second=[(s, row[0], row[1]) for s, row in sorted(seconds.items())],
+        quantiles={"send_ack": quantiles(ack_ms), "delivery": quantiles(delivery_ms)},
+        sustained=(
+            not errors
+            and metrics["delivery"]["p95"] < SUSTAINED_P95_MS
+            and delivery_rate >= SUSTAINED_DELIVERY_RATE
+            and sent_per_s >= 0.9 * rate
+        ),
+    )
 
 
 def _server_cpu_share(result: PhaseResult) -> float:
@@ -315,7 +447,7 @@ def _server_cpu_share(result: PhaseResult) -> float:
 
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     target = make_target(args.target, settings)
-    load = Load(target, args.room_size)
+    load = Fleet(target, args.room_size, args.processes)
     report: dict[str, Any] = {
         "kind": "chat_load",
         "target": target.name,
@@ -517,6 +649,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--sweep", type=_rates, default=[], help="rates to step through")
     parser.add_argument("--step", type=float, default=8, help="seconds per sweep step (8)")
     parser.add_argument("--scale", type=_levels, default=[], help="connection levels")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="load-generator processes, each with whole rooms and its share of the rate (2)",
+    )
     args = parser.parse_args(argv)
     if args.rooms is not None:
         if args.rooms < 1 or args.clients < 2 * args.rooms:
@@ -528,6 +666,8 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error("--clients must be at least 2")
     if args.rate <= 0 or args.duration <= 0 or args.step <= 0:
         parser.error("--rate, --duration and --step must be positive")
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     if args.scale and args.sweep:
         parser.error("--scale and --sweep are separate runs; give one of them")
     args.argv = sys.argv[1:] if argv is None else argv

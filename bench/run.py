@@ -152,6 +152,7 @@ def peer_summary(chat: dict[str, Any]) -> dict[str, Any]:
                 "delivery_rate": p["delivery_rate"],
                 "sustained": p["sustained"],
                 "generator_cpu_share": p["processes"]["load-generator"]["cpu_share"],
+                "generator_processes": p["throughput"].get("generator_processes", 1),
             }
             for p in chat["phases"]
         ],
@@ -436,13 +437,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _stopped_by(summary: dict[str, Any]) -> str:
-    """Why the sweep ended: the server, or this box's single load-generator process."""
+    """Why the sweep ended: the server, or the load-generator processes (each one core at most)."""
     top = summary["sweep"][-1]
     if top["sustained"]:
         return "nothing: every rate offered was sustained"
-    if top["generator_cpu_share"] >= GENERATOR_SATURATED:
+    processes = int(top.get("generator_processes", 1))
+    per_process = top["generator_cpu_share"] / processes
+    if per_process >= GENERATOR_SATURATED:
         return (
-            f"the load generator (one process at {top['generator_cpu_share']:.2f} of a core "
+            f"the load generator ({processes} process(es) at {per_process:.2f} of a core each "
             f"at {top['rate']:g}/s): the server's own limit is higher"
         )
     if top["sent_per_s"] < 0.9 * top["rate"]:

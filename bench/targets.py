@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import psutil
@@ -55,6 +55,10 @@ class Target(Protocol):
 
     async def open(self, user: int, room: int) -> ClientConnection:
         """A socket for ``user``, subscribed to ``room`` (the reply already read)."""
+        ...
+
+    def client_spec(self) -> dict[str, Any]:
+        """What a load-generator process needs to open sockets to this server (no server)."""
         ...
 
     def send_frame(self, room: int, client_msg_id: str, body: str) -> str: ...
@@ -163,6 +167,9 @@ class Studyhub(StudyhubFrames):
         await asyncio.gather(*(fill(g) for g in groups))
         return room_of
 
+    def client_spec(self) -> dict[str, Any]:
+        return {}
+
     async def open(self, user: int, room: int) -> ClientConnection:
         url = f"ws://{self.settings.api_host}:{self.settings.api_port}/ws"
         return await _open_subscribed(f"{url}?token={self._auth(user)['Authorization'][7:]}", room)
@@ -186,13 +193,24 @@ class Bare(StudyhubFrames):
     name = "bare"
     description = "bare: one Python process (websockets + uvloop), broadcast in memory"
 
-    def __init__(self, settings: Settings, port: int = 8790) -> None:
+    def __init__(self, settings: Settings, port: int = 8790, *, serve: bool = True) -> None:
         self.settings = settings
         self.port = port
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "bench.peers.bare", "--port", str(port)], cwd=REPO_ROOT
-        )
-        self._wait_listening()
+        self._server: subprocess.Popen[bytes] | None = None
+        if serve:
+            self._server = subprocess.Popen(
+                [sys.executable, "-m", "bench.peers.bare", "--port", str(port)], cwd=REPO_ROOT
+            )
+            self._wait_listening()
+
+    @property
+    def server(self) -> subprocess.Popen[bytes]:
+        if self._server is None:
+            raise RuntimeError("this bare target is a client: the server runs elsewhere")
+        return self._server
+
+    def client_spec(self) -> dict[str, Any]:
+        return {"port": self.port}
 
     def _wait_listening(self) -> None:
         deadline = time.monotonic() + 20
@@ -221,8 +239,9 @@ class Bare(StudyhubFrames):
         return "bare-server"
 
     async def close(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=10)
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(timeout=10)
 
 
 class CentrifugoTarget:
@@ -231,19 +250,44 @@ class CentrifugoTarget:
     name = "centrifugo"
     description = f"centrifugo {CENTRIFUGO_VERSION}: Go, Redis engine (history 300, recovery on)"
 
-    def __init__(self, settings: Settings, port: int = 8791) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        port: int = 8791,
+        *,
+        serve: bool = True,
+        secret: str | None = None,
+    ) -> None:
         self.settings = settings
-        self.server = Centrifugo(settings, port).__enter__()
+        self.port = port
+        self._server: Centrifugo | None = None
+        if serve:
+            self._server = Centrifugo(settings, port).__enter__()
+            self.url, self.secret = self._server.url, self._server.secret
+        else:
+            if secret is None:
+                raise ValueError("a centrifugo client needs the server's token secret")
+            self.url = Centrifugo(settings, port).url
+            self.secret = secret
         self.command_id = 10
         self.pending: dict[int, str] = {}  # publish command id -> client_msg_id
+
+    @property
+    def server(self) -> Centrifugo:
+        if self._server is None:
+            raise RuntimeError("this centrifugo target is a client: the server runs elsewhere")
+        return self._server
+
+    def client_spec(self) -> dict[str, Any]:
+        return {"port": self.port, "secret": self.secret}
 
     async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
         return {user: 1 + i // room_size for i, user in enumerate(users)}
 
     async def open(self, user: int, room: int) -> ClientConnection:
-        ws = await connect(self.server.url, max_size=2**20, compression=None)
+        ws = await connect(self.url, max_size=2**20, compression=None)
         await ws.send(
-            json.dumps({"id": 1, "connect": {"token": centrifugo_token(self.server.secret, user)}})
+            json.dumps({"id": 1, "connect": {"token": centrifugo_token(self.secret, user)}})
         )
         await self._reply(ws, 1)
         await ws.send(json.dumps({"id": 2, "subscribe": {"channel": centrifugo_channel(room)}}))
@@ -304,14 +348,18 @@ class CentrifugoTarget:
         return "centrifugo"
 
     async def close(self) -> None:
-        self.server.__exit__()
+        if self._server is not None:
+            self._server.__exit__()
 
 
-def make_target(name: str, settings: Settings) -> Target:
+def make_target(name: str, settings: Settings, client: dict[str, Any] | None = None) -> Target:
+    """The target, serving (its server started here) or, given a client spec, a client only."""
     if name == "studyhub":
         return Studyhub(settings)
     if name == "bare":
-        return Bare(settings)
+        return Bare(settings, serve=False, **client) if client is not None else Bare(settings)
     if name == "centrifugo":
+        if client is not None:
+            return CentrifugoTarget(settings, serve=False, **client)
         return CentrifugoTarget(settings)
     raise ValueError(f"unknown target {name!r}; choose one of {', '.join(TARGET_NAMES)}")
