@@ -24,6 +24,7 @@ from core.settings import Settings
 from ingest.kafka import make_producer
 from tests.integration.test_chat_gateway import chat_job, send, socket, until
 from tests.utils.api import People, Person, live_api
+from tests.utils.chat import stored_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("chat_job")]
 
@@ -63,12 +64,7 @@ def test_recovery_while_the_backlog_is_being_stored_is_gapless_and_in_order(
     engine = mysql.engine_for_room(room_id)
 
     def stored() -> int:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room_id}
-                ).scalar_one()
-            )
+        return stored_count(engine, room_id)
 
     producer = make_producer(settings)
     go_live = threading.Event()

@@ -48,6 +48,7 @@ from stack.services.flink_jobs import (
 from tests.conftest import require
 from tests.integration.test_chat_gateway import send, socket, until
 from tests.utils.api import People
+from tests.utils.chat import stored_count
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink]
 
@@ -88,12 +89,7 @@ def test_restore_from_an_earlier_snapshot_loses_and_duplicates_nothing(
     engine = mysql.engine_for_room(room_id)
 
     def stored() -> int:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room_id}
-                ).scalar_one()
-            )
+        return stored_count(engine, room_id)
 
     acked: list[int] = []
     producer = make_producer(settings)
@@ -188,12 +184,7 @@ def test_a_checkpoint_flushes_the_open_bundle_before_its_barrier(
     engine = mysql.engine_for_room(room_id)
 
     def stored() -> int:
-        with engine.connect() as connection:
-            return int(
-                connection.execute(
-                    text("SELECT COUNT(*) FROM chat_messages WHERE room_id = :r"), {"r": room_id}
-                ).scalar_one()
-            )
+        return stored_count(engine, room_id)
 
     pubsub = redis_conn.pubsub()  # type: ignore[attr-defined]
     try:
