@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,6 +13,8 @@ from stack.errors import StackError
 from stack.install import ensure_debian_packages, which
 from stack.process import run
 from stack.services.base import Service
+
+log = logging.getLogger(__name__)
 
 _PACKAGES = {
     "mariadbd": "mariadb-server",
@@ -45,12 +49,21 @@ class MariaDBShard(Service):
     def defaults_file(self) -> Path:
         return self.conf_dir / "my.cnf"
 
+    @property
+    def tmp_dir(self) -> Path:
+        # Not /tmp: it is shared with every other checkout and job on the machine. A CI run
+        # failed in mariadb-install-db when a bootstrap temporary table vanished from /tmp
+        # ("Could not remove temporary table ... error: 2", then "Unknown table
+        # mysql.tmp_user_sys"). A directory of our own cannot be swept by anyone else.
+        return self.settings.stack_dir / "tmp" / self.name
+
     def install(self) -> None:
         ensure_debian_packages(_PACKAGES)
 
     def _write_config(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         s = self.settings
         self.defaults_file.write_text(
             "[mysqld]\n"
@@ -58,6 +71,7 @@ class MariaDBShard(Service):
             f"port={self.port}\n"
             f"bind-address={s.bind_host}\n"
             f"socket={self.socket}\n"
+            f"tmpdir={self.tmp_dir}\n"
             f"pid-file={self.run_dir / (self.name + '.mysqld.pid')}\n"
             f"server-id={self.shard + 1}\n"
             f"innodb_buffer_pool_size={s.mysql_buffer_pool}\n"
@@ -77,20 +91,34 @@ class MariaDBShard(Service):
         self._write_config()
         root_user = ["--user=root"] if os.geteuid() == 0 else []
         if not (self.data_dir / "mysql").is_dir():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            run(
-                [
-                    which("mariadb-install-db") or "mariadb-install-db",
-                    f"--defaults-file={self.defaults_file}",
-                    "--auth-root-authentication-method=socket",
-                    "--skip-test-db",
-                    *root_user,
-                ],
-                what=f"{self.name}: initialising the datadir",
-                fix=f"remove {self.data_dir} (studyhub stack reset) and retry",
-            )
+            self._initialise_datadir(root_user)
         mariadbd = which("mariadbd") or "mariadbd"
         return [mariadbd, f"--defaults-file={self.defaults_file}", *root_user], {}
+
+    def _initialise_datadir(self, root_user: list[str]) -> None:
+        argv = [
+            which("mariadb-install-db") or "mariadb-install-db",
+            f"--defaults-file={self.defaults_file}",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+            *root_user,
+        ]
+        what = f"{self.name}: initialising the datadir"
+        fix = f"remove {self.data_dir} (studyhub stack reset) and retry"
+        try:
+            run(argv, what=what, fix=fix)
+        except StackError as first:
+            # The datadir is new and empty of anything of ours: a half-written one is safe
+            # to throw away, and one clean second try is what an operator would do by hand.
+            log.warning(
+                "%s\n%s\n%s: retrying once on a clean datadir",
+                first.problem,
+                first.log_tail or "",
+                self.name,
+            )
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            run(argv, what=what, fix=fix)
 
     def _client(self, sql: str) -> str:
         result = subprocess.run(
