@@ -151,6 +151,37 @@ class BuddyAccepted(PairEvent):
     request_id: int
 
 
+class UserUnblocked(PairEvent):
+    type: Literal["user.unblocked"] = "user.unblocked"
+
+
+class GroupEvent(Event):
+    group_id: int
+    user_id: int
+
+    def key(self) -> bytes:
+        return str(self.group_id).encode()
+
+
+class GroupJoined(GroupEvent):
+    type: Literal["group.joined"] = "group.joined"
+
+
+class GroupLeft(GroupEvent):
+    type: Literal["group.left"] = "group.left"
+
+
+class SubjectsChanged(Event):
+    """A study profile was written: ``subjects`` is the whole new set, not a difference."""
+
+    type: Literal["profile.subjects"] = "profile.subjects"
+    user_id: int
+    subjects: list[str]
+
+    def key(self) -> bytes:
+        return str(self.user_id).encode()
+
+
 # -- moderation-events ---------------------------------------------------------------------
 
 
@@ -172,7 +203,16 @@ AnyRoomEvent = Annotated[
     Field(discriminator="type"),
 ]
 SocialEvent = Annotated[
-    FriendRequested | FriendAccepted | FriendRemoved | UserBlocked | BuddyRequested | BuddyAccepted,
+    FriendRequested
+    | FriendAccepted
+    | FriendRemoved
+    | UserBlocked
+    | UserUnblocked
+    | BuddyRequested
+    | BuddyAccepted
+    | GroupJoined
+    | GroupLeft
+    | SubjectsChanged,
     Field(discriminator="type"),
 ]
 ModerationEvent = Annotated[ContentFlagged, Field(discriminator="type")]
@@ -193,8 +233,12 @@ TOPIC_OF: dict[type[Event], str] = {
             FriendAccepted,
             FriendRemoved,
             UserBlocked,
+            UserUnblocked,
             BuddyRequested,
             BuddyAccepted,
+            GroupJoined,
+            GroupLeft,
+            SubjectsChanged,
         ),
         SOCIAL_EVENTS,
     ),

@@ -45,7 +45,12 @@ class Settings(BaseSettings):
     mysql_user: str = "studyhub"
     mysql_password: SecretStr
     mysql_buffer_pool: str = "128M"
+    # Dagster's run, event-log and schedule storage: a database of its own on shard 0.
     dagster_database: str = "dagster"
+    dagster_port: int = 3000
+    # Seconds between the graph-events sensor's looks at Kafka; each hit launches a run, and a
+    # run costs a Python start-up (about 3 s of CPU), so this bounds the sync's idle cost.
+    dagster_sensor_interval_s: int = Field(default=30, ge=5)
 
     redis_port: int = 6380
     redis_maxmemory: str = "512mb"

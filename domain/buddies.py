@@ -16,7 +16,7 @@ from core.db.models import (
     User,
     UserBlock,
 )
-from core.events import BuddyAccepted, BuddyRequested
+from core.events import BuddyAccepted, BuddyRequested, SubjectsChanged
 from domain.buddy_matching import Candidate, Slot, rank
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
@@ -84,6 +84,7 @@ async def put_profile(res: Resources, user_id: int, data: StudyProfileIn) -> Stu
                 [{"user_id": user_id, "subject": s} for s in subjects]
             )
         )
+    res.publisher.publish(SubjectsChanged(user_id=user_id, subjects=subjects))
     return await get_profile(res, user_id)
 
 

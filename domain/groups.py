@@ -9,6 +9,7 @@ from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import DiscussionGroup, GroupMember, GroupPost
+from core.events import GroupJoined, GroupLeft
 from domain.errors import Conflict, Forbidden, NotFound
 from domain.resources import Resources
 from domain.schemas.groups import GroupCreateIn, GroupOut, MemberOut, PostIn, PostOut
@@ -65,6 +66,7 @@ async def create_group(res: Resources, owner_id: int, data: GroupCreateIn) -> Gr
         session.add(
             GroupMember(group_id=group.id, user_id=owner_id, role="owner", joined_at=_now())
         )
+    res.publisher.publish(GroupJoined(group_id=group.id, user_id=owner_id))
     return _out(group, 1)
 
 
@@ -110,13 +112,19 @@ async def join_group(res: Resources, group_id: int, user_id: int) -> GroupOut:
         is_member = await session.get(GroupMember, (group_id, user_id)) is not None
         if group.visibility == "private" and not is_member:
             raise NotFound(f"group {group_id} does not exist")
+        joined = 0
         if not is_member:
-            await session.execute(
-                insert(GroupMember)
-                .values(group_id=group_id, user_id=user_id, role="member", joined_at=_now())
-                .prefix_with("IGNORE")
-            )
-        return _out(group, await _member_count(session, group_id))
+            joined = (
+                await session.execute(
+                    insert(GroupMember)
+                    .values(group_id=group_id, user_id=user_id, role="member", joined_at=_now())
+                    .prefix_with("IGNORE")
+                )
+            ).rowcount  # type: ignore[attr-defined]
+        out = _out(group, await _member_count(session, group_id))
+    if joined:
+        res.publisher.publish(GroupJoined(group_id=group_id, user_id=user_id))
+    return out
 
 
 async def leave_group(res: Resources, group_id: int, user_id: int) -> GroupOut:
@@ -124,12 +132,17 @@ async def leave_group(res: Resources, group_id: int, user_id: int) -> GroupOut:
         group = await _visible_group(session, group_id, user_id)
         if group.owner_id == user_id:
             raise Conflict("the owner cannot leave their own group", code="owner_cannot_leave")
-        await session.execute(
-            delete(GroupMember).where(
-                GroupMember.group_id == group_id, GroupMember.user_id == user_id
+        left = (
+            await session.execute(
+                delete(GroupMember).where(
+                    GroupMember.group_id == group_id, GroupMember.user_id == user_id
+                )
             )
-        )
-        return _out(group, await _member_count(session, group_id))
+        ).rowcount  # type: ignore[attr-defined]
+        out = _out(group, await _member_count(session, group_id))
+    if left:
+        res.publisher.publish(GroupLeft(group_id=group_id, user_id=user_id))
+    return out
 
 
 async def members(

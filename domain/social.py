@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.db.models import BuddyRequest, FriendRequest, Friendship, User, UserBlock
-from core.events import FriendAccepted, FriendRemoved, FriendRequested, UserBlocked
+from core.events import (
+    FriendAccepted,
+    FriendRemoved,
+    FriendRequested,
+    UserBlocked,
+    UserUnblocked,
+)
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
 from domain.schemas.social import FriendOut, FriendRequestOut, SuggestedFriendOut
@@ -255,6 +261,7 @@ async def unblock(res: Resources, me: int, other: int) -> None:
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFound(f"you have not blocked user {other}")
+    res.publisher.publish(UserUnblocked(from_user_id=me, to_user_id=other))
 
 
 async def _require_user(session: AsyncSession, user_id: int) -> None:

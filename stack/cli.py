@@ -125,6 +125,7 @@ def _print_addresses() -> None:
                 f"  API            http://{s.api_host}:{s.api_port}  (docs: /docs)",
                 f"  Web client     http://{s.api_host}:{s.api_port}/app/",
                 f"  Chat socket    ws://{s.api_host}:{s.api_port}/ws?token=<JWT>",
+                f"  Dagster UI     http://{s.bind_host}:{s.dagster_port}  (graph jobs, checks)",
                 "  logs           studyhub stack logs <service>   stop: make down",
             ]
         )

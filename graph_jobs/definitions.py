@@ -1,0 +1,39 @@
+"""The Dagster code location of studyhub: every graph asset, check, job, schedule and sensor.
+
+dagster-webserver -m graph_jobs.definitions     (``make up`` starts it, with the daemon)
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from graph_jobs.resources import InfluxResource, KafkaResource, MySQLResource, Neo4jResource
+from graph_jobs.sync.assets import (
+    graph_event_sync,
+    graph_events_sensor,
+    graph_full_sync,
+    graph_nightly_resync,
+    graph_weights,
+    relation_assets,
+    relation_checks,
+)
+
+
+def resources() -> dict[str, object]:
+    """Resources of this deployment; tests pass the same ones to ``materialize``."""
+    return {
+        "neo4j": Neo4jResource(),
+        "mysql": MySQLResource(),
+        "kafka": KafkaResource(),
+        "influx": InfluxResource(),
+    }
+
+
+defs = Definitions(
+    assets=[*relation_assets, graph_weights],
+    asset_checks=relation_checks,
+    jobs=[graph_full_sync, graph_event_sync],
+    schedules=[graph_nightly_resync],
+    sensors=[graph_events_sensor],
+    resources=resources(),
+)

@@ -1,0 +1,250 @@
+"""What the full re-sync copies from MySQL into Neo4j, one entry per node label or relationship.
+
+Each entry is data, not code: the SQL that reads the rows, the Cypher that writes a batch of them,
+the Cypher that sweeps what the run did not touch, and the queries that count and sample both
+sides for the asset check. ``graph_jobs.sync.full`` runs any of them the same way, so adding a
+relationship to the graph is one entry here plus its place in ``core.graph``.
+
+SQL columns are named after the Cypher parameters they feed (``r.a``, ``r.b``...). Symmetric
+tables (friendships, study_buddies) hold both directions; the sync reads the lower-id half only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from core.graph import (
+    BLOCKED,
+    BUDDY,
+    FRIEND,
+    GROUP,
+    IN_ROOM,
+    MEMBER_OF,
+    ROOM,
+    STUDIES,
+    SUBJECT,
+    USER,
+)
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str  # the asset is graph_<name>
+    description: str
+    shards: Literal["directory", "all"]  # where the rows live
+    rows_sql: str
+    write_cypher: str  # UNWIND $rows AS r ...; $stamp is the run's synced_at
+    sweep_cypher: str  # deletes what has synced_at < $stamp, in its own transactions
+    count_sql: str
+    count_cypher: str
+    # (user id, neighbour) pairs for the users in :ids / $ids, on each side; None: counts only.
+    sample_sql: str | None = None
+    sample_cypher: str | None = None
+    deps: tuple[str, ...] = ()
+
+    @property
+    def asset_name(self) -> str:
+        return f"graph_{self.name}"
+
+
+def _sweep_nodes(label: str) -> str:
+    return (
+        f"MATCH (n:{label}) WHERE coalesce(n.synced_at, 0) < $stamp "
+        "CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+    )
+
+
+def _sweep_rels(rel: str) -> str:
+    return (
+        f"MATCH ()-[x:{rel}]->() WHERE coalesce(x.synced_at, 0) < $stamp "
+        "CALL { WITH x DELETE x } IN TRANSACTIONS OF 10000 ROWS"
+    )
+
+
+def _pair_write(a: str, rel: str, b: str, props: str = "") -> str:
+    extra = f", {props}" if props else ""
+    return (
+        f"UNWIND $rows AS r MATCH (a:{a} {{id: r.a}}) MATCH (b:{b} {{id: r.b}}) "
+        f"MERGE (a)-[x:{rel}]->(b) SET x.synced_at = $stamp{extra}"
+    )
+
+
+USERS = Relation(
+    name="users",
+    description="Every user as a (:User) node with username, timezone and whether active.",
+    shards="directory",
+    rows_sql="SELECT id, username, timezone, is_active AS active FROM users",
+    write_cypher=(
+        f"UNWIND $rows AS r MERGE (u:{USER} {{id: r.id}}) "
+        "SET u.username = r.username, u.timezone = r.timezone, u.active = r.active <> 0, "
+        "u.synced_at = $stamp"
+    ),
+    sweep_cypher=_sweep_nodes(USER),
+    count_sql="SELECT COUNT(*) FROM users",
+    count_cypher=f"MATCH (n:{USER}) RETURN count(n)",
+    sample_sql="SELECT id AS u, username AS v FROM users WHERE id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}}) RETURN u.id AS u, u.username AS v"
+    ),
+)
+
+FRIENDSHIPS = Relation(
+    name="friendships",
+    description="Friendships as one (:User)-[:FRIEND]->(:User) per pair, lower id first.",
+    shards="directory",
+    rows_sql=(
+        "SELECT user1_id AS a, user2_id AS b, created_at AS since "
+        "FROM friendships WHERE user1_id < user2_id"
+    ),
+    write_cypher=_pair_write(USER, FRIEND, USER, "x.since = r.since"),
+    sweep_cypher=_sweep_rels(FRIEND),
+    count_sql="SELECT COUNT(*) FROM friendships WHERE user1_id < user2_id",
+    count_cypher=f"MATCH ()-[x:{FRIEND}]->() RETURN count(x)",
+    sample_sql="SELECT user1_id AS u, user2_id AS v FROM friendships WHERE user1_id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{FRIEND}]-(v:{USER}) "
+        "RETURN u.id AS u, v.id AS v"
+    ),
+    deps=("users",),
+)
+
+BUDDIES = Relation(
+    name="buddies",
+    description="Study buddies as one (:User)-[:BUDDY]->(:User) per pair, lower id first.",
+    shards="directory",
+    rows_sql=(
+        "SELECT user_id AS a, buddy_id AS b, created_at AS since "
+        "FROM study_buddies WHERE user_id < buddy_id"
+    ),
+    write_cypher=_pair_write(USER, BUDDY, USER, "x.since = r.since"),
+    sweep_cypher=_sweep_rels(BUDDY),
+    count_sql="SELECT COUNT(*) FROM study_buddies WHERE user_id < buddy_id",
+    count_cypher=f"MATCH ()-[x:{BUDDY}]->() RETURN count(x)",
+    sample_sql="SELECT user_id AS u, buddy_id AS v FROM study_buddies WHERE user_id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{BUDDY}]-(v:{USER}) "
+        "RETURN u.id AS u, v.id AS v"
+    ),
+    deps=("users",),
+)
+
+BLOCKS = Relation(
+    name="blocks",
+    description="Blocks as (:User)-[:BLOCKED]->(:User), from the blocker to the blocked.",
+    shards="directory",
+    rows_sql="SELECT blocker_id AS a, blocked_id AS b, created_at AS since FROM user_blocks",
+    write_cypher=_pair_write(USER, BLOCKED, USER, "x.since = r.since"),
+    sweep_cypher=_sweep_rels(BLOCKED),
+    count_sql="SELECT COUNT(*) FROM user_blocks",
+    count_cypher=f"MATCH ()-[x:{BLOCKED}]->() RETURN count(x)",
+    sample_sql="SELECT blocker_id AS u, blocked_id AS v FROM user_blocks WHERE blocker_id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{BLOCKED}]->(v:{USER}) "
+        "RETURN u.id AS u, v.id AS v"
+    ),
+    deps=("users",),
+)
+
+GROUPS = Relation(
+    name="groups",
+    description="Discussion groups as (:Group) nodes with subject and visibility.",
+    shards="directory",
+    rows_sql="SELECT id, subject, visibility FROM discussion_groups",
+    write_cypher=(
+        f"UNWIND $rows AS r MERGE (g:{GROUP} {{id: r.id}}) "
+        "SET g.subject = r.subject, g.visibility = r.visibility, g.synced_at = $stamp"
+    ),
+    sweep_cypher=_sweep_nodes(GROUP),
+    count_sql="SELECT COUNT(*) FROM discussion_groups",
+    count_cypher=f"MATCH (n:{GROUP}) RETURN count(n)",
+)
+
+GROUP_MEMBERS = Relation(
+    name="group_members",
+    description="Group membership as (:User)-[:MEMBER_OF]->(:Group).",
+    shards="directory",
+    rows_sql="SELECT user_id AS a, group_id AS b FROM group_members",
+    write_cypher=_pair_write(USER, MEMBER_OF, GROUP),
+    sweep_cypher=_sweep_rels(MEMBER_OF),
+    count_sql="SELECT COUNT(*) FROM group_members",
+    count_cypher=f"MATCH ()-[x:{MEMBER_OF}]->() RETURN count(x)",
+    sample_sql="SELECT user_id AS u, group_id AS v FROM group_members WHERE user_id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{MEMBER_OF}]->(v:{GROUP}) "
+        "RETURN u.id AS u, v.id AS v"
+    ),
+    deps=("users", "groups"),
+)
+
+ROOMS = Relation(
+    name="rooms",
+    description="Study rooms, on every shard, as (:Room) nodes with topic and status.",
+    shards="all",
+    rows_sql="SELECT id, topic, status FROM study_rooms",
+    write_cypher=(
+        f"UNWIND $rows AS r MERGE (n:{ROOM} {{id: r.id}}) "
+        "SET n.topic = r.topic, n.status = r.status, n.synced_at = $stamp"
+    ),
+    sweep_cypher=_sweep_nodes(ROOM),
+    count_sql="SELECT COUNT(*) FROM study_rooms",
+    count_cypher=f"MATCH (n:{ROOM}) RETURN count(n)",
+)
+
+ROOM_PARTICIPANTS = Relation(
+    name="room_participants",
+    description="Who sits in which room now, as (:User)-[:IN_ROOM]->(:Room).",
+    shards="all",
+    rows_sql="SELECT user_id AS a, room_id AS b FROM room_participants",
+    write_cypher=_pair_write(USER, IN_ROOM, ROOM),
+    sweep_cypher=_sweep_rels(IN_ROOM),
+    count_sql="SELECT COUNT(*) FROM room_participants",
+    count_cypher=f"MATCH ()-[x:{IN_ROOM}]->() RETURN count(x)",
+    sample_sql="SELECT user_id AS u, room_id AS v FROM room_participants WHERE user_id IN :ids",
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{IN_ROOM}]->(v:{ROOM}) "
+        "RETURN u.id AS u, v.id AS v"
+    ),
+    deps=("users", "rooms"),
+)
+
+SUBJECTS = Relation(
+    name="subjects",
+    description=(
+        "What each user studies, as (:User)-[:STUDIES]->(:Subject); the weight is 1/n for a "
+        "user of n subjects, so that broad profiles count for less in matching."
+    ),
+    shards="directory",
+    rows_sql=(
+        "SELECT user_id AS a, subject AS s, 1.0 / COUNT(*) OVER (PARTITION BY user_id) AS w "
+        "FROM study_profile_subjects"
+    ),
+    write_cypher=(
+        f"UNWIND $rows AS r MATCH (a:{USER} {{id: r.a}}) "
+        f"MERGE (s:{SUBJECT} {{name: r.s}}) SET s.synced_at = $stamp "
+        f"MERGE (a)-[x:{STUDIES}]->(s) SET x.weight = toFloat(r.w), x.synced_at = $stamp"
+    ),
+    sweep_cypher=_sweep_rels(STUDIES),
+    count_sql="SELECT COUNT(*) FROM study_profile_subjects",
+    count_cypher=f"MATCH ()-[x:{STUDIES}]->() RETURN count(x)",
+    sample_sql=(
+        "SELECT user_id AS u, subject AS v FROM study_profile_subjects WHERE user_id IN :ids"
+    ),
+    sample_cypher=(
+        f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{STUDIES}]->(v:{SUBJECT}) "
+        "RETURN u.id AS u, v.name AS v"
+    ),
+    deps=("users",),
+)
+
+RELATIONS: tuple[Relation, ...] = (
+    USERS,
+    FRIENDSHIPS,
+    BUDDIES,
+    BLOCKS,
+    GROUPS,
+    GROUP_MEMBERS,
+    ROOMS,
+    ROOM_PARTICIPANTS,
+    SUBJECTS,
+)

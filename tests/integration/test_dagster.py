@@ -1,0 +1,73 @@
+"""Dagster as `make up` runs it: the webserver serves the code location, the daemon ticks, and
+both stop with their children on SIGTERM (DESIGN.md's pitfall)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import psutil
+import pytest
+
+from core.settings import Settings
+from graph_jobs.sync.relations import RELATIONS
+from stack.services.dagster import DagsterDaemon, DagsterWebserver
+from tests.conftest import require
+
+pytestmark = pytest.mark.integration
+
+
+def _graphql(settings: Settings, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"http://{settings.bind_host}:{settings.dagster_port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        body: dict[str, Any] = json.load(response)
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def test_the_ui_serves_every_asset_check_job_and_sensor(settings: Settings) -> None:
+    require(settings, "dagster-webserver", "dagster-daemon")
+    data = _graphql(
+        settings,
+        "{ assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks"
+        " { checks { name } } } } }",
+    )
+    assets = {node["assetKey"]["path"][-1]: node for node in data["assetNodes"]}
+    expected = {relation.asset_name for relation in RELATIONS} | {"graph_weights"}
+    assert expected <= set(assets)
+    for relation in RELATIONS:
+        checks = assets[relation.asset_name]["assetChecksOrError"]["checks"]
+        assert [c["name"] for c in checks] == ["matches_mysql"]
+
+    data = _graphql(
+        settings,
+        "{ repositoriesOrError { ... on RepositoryConnection { nodes {"
+        " jobs { name } sensors { name sensorState { status } }"
+        " schedules { name scheduleState { status } } } } } }",
+    )
+    (repository,) = data["repositoriesOrError"]["nodes"]
+    assert {"graph_full_sync", "graph_event_sync"} <= {j["name"] for j in repository["jobs"]}
+    sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+    assert sensors == {"graph_events_sensor": "RUNNING"}
+    schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
+    assert schedules == {"graph_nightly_resync": "RUNNING"}
+
+
+def test_the_daemon_stops_with_its_children_and_comes_back(settings: Settings) -> None:
+    require(settings, "dagster-webserver", "dagster-daemon")
+    daemon = DagsterDaemon(settings)
+    pid = daemon.process.pid()
+    assert pid is not None
+    family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    assert len(family) >= 2  # the daemon and the code server it loads the definitions in
+    assert daemon.stop()
+    assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    daemon.start()
+    assert daemon.healthy()
+    assert DagsterWebserver(settings).healthy()

@@ -1,0 +1,100 @@
+"""The event fold of the graph sync: the last word on each relationship wins, in event order."""
+
+from __future__ import annotations
+
+from core.events import (
+    BuddyAccepted,
+    FriendAccepted,
+    FriendRemoved,
+    FriendRequested,
+    GroupJoined,
+    GroupLeft,
+    RoomClosed,
+    RoomCreated,
+    RoomJoined,
+    RoomLeft,
+    SubjectsChanged,
+    UserBlocked,
+    UserUnblocked,
+)
+from core.graph import BLOCKED, BUDDY, FRIEND, IN_ROOM, MEMBER_OF
+from graph_jobs.sync.events import GraphChanges
+from graph_jobs.sync.relations import RELATIONS
+
+
+def _fold(*events: object) -> GraphChanges:
+    changes = GraphChanges()
+    for event in events:
+        changes.add(event)  # type: ignore[arg-type]
+    return changes
+
+
+def test_a_pair_is_stored_once_whichever_side_acts() -> None:
+    changes = _fold(
+        FriendAccepted(from_user_id=9, to_user_id=4, request_id=1),
+        BuddyAccepted(from_user_id=4, to_user_id=9, request_id=2),
+    )
+    assert changes.pairs[FRIEND] == {(4, 9): True}
+    assert changes.pairs[BUDDY] == {(4, 9): True}
+
+
+def test_the_last_event_of_a_pair_wins() -> None:
+    changes = _fold(
+        FriendAccepted(from_user_id=1, to_user_id=2, request_id=1),
+        FriendRemoved(from_user_id=2, to_user_id=1),
+        FriendAccepted(from_user_id=3, to_user_id=4, request_id=2),
+        FriendRemoved(from_user_id=3, to_user_id=4),
+        FriendAccepted(from_user_id=4, to_user_id=3, request_id=3),
+    )
+    assert changes.pairs[FRIEND] == {(1, 2): False, (3, 4): True}
+
+
+def test_a_block_is_directed_and_ends_the_friendship() -> None:
+    changes = _fold(
+        FriendAccepted(from_user_id=5, to_user_id=2, request_id=1),
+        UserBlocked(from_user_id=5, to_user_id=2),
+    )
+    assert changes.pairs[BLOCKED] == {(5, 2): True}
+    assert changes.pairs[FRIEND] == {(2, 5): False}
+    assert _fold(UserUnblocked(from_user_id=5, to_user_id=2)).pairs[BLOCKED] == {(5, 2): False}
+
+
+def test_memberships_and_subjects_keep_their_latest_state() -> None:
+    changes = _fold(
+        GroupJoined(group_id=10, user_id=1),
+        GroupLeft(group_id=10, user_id=1),
+        GroupJoined(group_id=11, user_id=1),
+        SubjectsChanged(user_id=1, subjects=["math"]),
+        SubjectsChanged(user_id=1, subjects=["physics", "art", "physics"]),
+    )
+    assert changes.pairs[MEMBER_OF] == {(1, 10): False, (1, 11): True}
+    assert changes.subjects == {1: ["art", "physics"]}
+
+
+def test_closing_a_room_drops_the_joins_before_it() -> None:
+    changes = _fold(
+        RoomCreated(room_id=7, user_id=1, name="r", topic="math", capacity=5, visibility="public"),
+        RoomJoined(room_id=7, user_id=1, participant_count=1),
+        RoomJoined(room_id=8, user_id=1, participant_count=1),
+        RoomLeft(room_id=8, user_id=1, participant_count=0),
+        RoomClosed(room_id=7, user_id=1),
+    )
+    assert changes.pairs[IN_ROOM] == {(1, 8): False}
+    assert changes.closed_rooms == {7}
+    assert changes.rooms == {}
+
+
+def test_requests_do_not_change_the_graph() -> None:
+    changes = _fold(FriendRequested(from_user_id=1, to_user_id=2, request_id=1))
+    assert len(changes) == 0
+    assert (changes.events, changes.ignored) == (1, 1)
+
+
+def test_every_relation_depends_only_on_relations_that_exist() -> None:
+    names = [relation.name for relation in RELATIONS]
+    assert len(names) == len(set(names))
+    for relation in RELATIONS:
+        assert set(relation.deps) <= set(names) - {relation.name}
+        assert "$stamp" in relation.write_cypher
+        assert "$stamp" in relation.sweep_cypher
+        assert (relation.sample_sql is None) == (relation.sample_cypher is None)
