@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from neo4j import Driver
@@ -47,6 +46,7 @@ from core.graph import (
     USER,
 )
 from graph_jobs.sync.full import now_ms
+from graph_jobs.sync.relations import SINCE
 
 # (source label, relationship, target label) for each kind of pair the events move.
 _KINDS: dict[str, tuple[str, str, str]] = {
@@ -63,7 +63,7 @@ def _present(source: str, rel: str, target: str) -> str:
         f"UNWIND $rows AS r "
         f"MERGE (a:{source} {{id: r.a}}) ON CREATE SET a.synced_at = $now "
         f"MERGE (b:{target} {{id: r.b}}) ON CREATE SET b.synced_at = $now "
-        f"MERGE (a)-[x:{rel}]->(b) ON CREATE SET x.since = r.since SET x.synced_at = $now"
+        f"MERGE (a)-[x:{rel}]->(b) ON CREATE SET {SINCE} SET x.synced_at = $now"
     )
 
 
@@ -102,22 +102,21 @@ class GraphChanges:
     """The last known state of every relationship the batch touched."""
 
     pairs: dict[str, dict[tuple[int, int], bool]] = field(default_factory=lambda: defaultdict(dict))
-    since: dict[tuple[str, int, int], datetime] = field(default_factory=dict)
+    since: dict[tuple[str, int, int], int] = field(default_factory=dict)  # epoch ms
     subjects: dict[int, list[str]] = field(default_factory=dict)
     rooms: dict[int, dict[str, Any]] = field(default_factory=dict)
     closed_rooms: set[int] = field(default_factory=set)
     events: int = 0
     ignored: int = 0
 
-    def _set(self, kind: str, key: tuple[int, int], present: bool, at: datetime) -> None:
+    def _set(self, kind: str, key: tuple[int, int], present: bool, at: int) -> None:
         self.pairs[kind][key] = present
         if present:
             self.since[(kind, *key)] = at
 
     def add(self, event: Event) -> None:  # noqa: PLR0912 - one branch per event type
         self.events += 1
-        # Naive UTC, like the DATETIME columns the full sync copies: one type for `since`.
-        at = event.occurred_at.astimezone(UTC).replace(tzinfo=None)
+        at = int(event.occurred_at.timestamp() * 1000)
         match event:
             case FriendAccepted():
                 self._set(FRIEND, _pair(event.from_user_id, event.to_user_id), True, at)

@@ -20,7 +20,7 @@ from graph_jobs.sync.full import now_ms
 
 _CO_PRESENCE = (
     f"MATCH (a:{USER}) WHERE EXISTS {{ (a)-[:{IN_ROOM}]->() }} "
-    "CALL { WITH a "
+    "CALL (a) { "
     f"  MATCH (a)-[:{IN_ROOM}]->(r:{ROOM})<-[:{IN_ROOM}]-(b:{USER}) WHERE a.id < b.id "
     "  WITH a, b, count(r) AS shared "
     f"  MERGE (a)-[x:{CO_PRESENT}]->(b) SET x.weight = toFloat(shared), x.synced_at = $stamp "
@@ -28,11 +28,11 @@ _CO_PRESENCE = (
 )
 _CO_PRESENCE_SWEEP = (
     f"MATCH ()-[x:{CO_PRESENT}]->() WHERE coalesce(x.synced_at, 0) < $stamp "
-    "CALL { WITH x DELETE x } IN TRANSACTIONS OF 10000 ROWS"
+    "CALL (x) { DELETE x } IN TRANSACTIONS OF 10000 ROWS"
 )
 _FRIEND_WEIGHT = (
     f"MATCH (a:{USER})-[f:{FRIEND}]->(b:{USER}) "
-    "CALL { WITH a, b, f "
+    "CALL (a, b, f) { "
     "  SET f.weight = 1.0 "
     f"    + COUNT {{ (a)-[:{IN_ROOM}]->(:{ROOM})<-[:{IN_ROOM}]-(b) }} "
     f"    + COUNT {{ (a)-[:{MEMBER_OF}]->(:{GROUP})<-[:{MEMBER_OF}]-(b) }} "
