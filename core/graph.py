@@ -19,6 +19,9 @@ half the writes and half the store of a two-way copy, and no chance of the halve
 Every node and relationship the sync writes carries ``synced_at`` (milliseconds since the epoch):
 the full re-sync stamps what it writes and then deletes what it did not touch and nothing has
 touched since it began, which is how it repairs drift without racing the event sync.
+``(:SyncState {relation, stamp})`` records when each relation's latest snapshot began: the
+event sync skips events older than that, which the snapshot already holds, so a lagging
+consumer cannot bring back what the snapshot removed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ USER: Final = "User"
 ROOM: Final = "Room"
 GROUP: Final = "Group"
 SUBJECT: Final = "Subject"
+SYNC_STATE: Final = "SyncState"
 
 FRIEND: Final = "FRIEND"
 BUDDY: Final = "BUDDY"
@@ -44,4 +48,5 @@ CONSTRAINTS: Final = (
     f"CREATE CONSTRAINT room_id IF NOT EXISTS FOR (n:{ROOM}) REQUIRE n.id IS UNIQUE",
     f"CREATE CONSTRAINT group_id IF NOT EXISTS FOR (n:{GROUP}) REQUIRE n.id IS UNIQUE",
     f"CREATE CONSTRAINT subject_name IF NOT EXISTS FOR (n:{SUBJECT}) REQUIRE n.name IS UNIQUE",
+    f"CREATE CONSTRAINT sync_state IF NOT EXISTS FOR (n:{SYNC_STATE}) REQUIRE n.relation IS UNIQUE",
 )

@@ -52,6 +52,7 @@ from graph_jobs.sync.full import (
     copy_relation,
     ensure_constraints,
     sample_user_ids,
+    snapshot_stamps,
 )
 from graph_jobs.sync.relations import RELATIONS, Relation
 from graph_jobs.sync.weights import derive_weights
@@ -136,12 +137,19 @@ def _relation_check(relation: Relation) -> AssetChecksDefinition:
         comparison = compare_relation(
             relation,
             engines=mysql.shards if relation.shards == "all" else [mysql.directory],
+            directory=mysql.directory,
             driver=neo4j.driver,
             database=neo4j.database,
             user_ids=users,
         )
         if not comparison.matches:
             context.log.warning("%s differs: %s", relation.name, comparison.metadata())
+        if comparison.orphans:
+            context.log.warning(
+                "%s: %d MySQL rows point at a user, group or room that does not exist",
+                relation.name,
+                comparison.orphans,
+            )
         return AssetCheckResult(
             passed=comparison.matches,
             severity=(
@@ -213,21 +221,23 @@ def apply_graph_events(
     kafka: KafkaResource,
 ) -> None:
     ensure_constraints(neo4j.driver, neo4j.database)
-    totals = {"created": 0, "deleted": 0}
+    totals = {"created": 0, "deleted": 0, "superseded": 0}
 
     def apply(events: list[Event]) -> None:
-        changes = GraphChanges()
+        changes = GraphChanges(snapshots=snapshot_stamps(neo4j.driver, neo4j.database))
         for event in events:
             changes.add(event)
         counts = changes.apply(neo4j.driver, neo4j.database)
         for name, value in counts.items():
             totals[name] += value
+        totals["superseded"] += changes.superseded
         context.log.info(
-            "%d events -> %d changes (+%d / -%d relationships)",
+            "%d events -> %d changes (+%d / -%d relationships; %d older than a snapshot)",
             len(events),
             len(changes),
             counts["created"],
             counts["deleted"],
+            changes.superseded,
         )
 
     with kafka.consumer() as consumer:

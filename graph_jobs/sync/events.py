@@ -93,13 +93,32 @@ _CLOSE_ROOMS = (
 )
 
 
+# The full-sync relation whose snapshot holds each kind (graph_jobs.sync.relations).
+RELATION_OF: dict[str, str] = {
+    FRIEND: "friendships",
+    BUDDY: "buddies",
+    BLOCKED: "blocks",
+    MEMBER_OF: "group_members",
+    IN_ROOM: "room_participants",
+    STUDIES: "subjects",
+    ROOM: "rooms",
+}
+
+
 def _pair(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
 @dataclass
 class GraphChanges:
-    """The last known state of every relationship the batch touched."""
+    """The last known state of every relationship the batch touched.
+
+    ``snapshots`` maps a relation to when its latest full sync began (ms): an event older than
+    that is already in the snapshot, so it is skipped rather than replayed over it. A commit
+    happens before its event is made, so "older than the snapshot began" implies "in it".
+    """
+
+    snapshots: dict[str, int] = field(default_factory=dict)
 
     pairs: dict[str, dict[tuple[int, int], bool]] = field(default_factory=lambda: defaultdict(dict))
     since: dict[tuple[str, int, int], int] = field(default_factory=dict)  # epoch ms
@@ -108,8 +127,17 @@ class GraphChanges:
     closed_rooms: set[int] = field(default_factory=set)
     events: int = 0
     ignored: int = 0
+    superseded: int = 0
+
+    def _stale(self, kind: str, at: int) -> bool:
+        if at < self.snapshots.get(RELATION_OF[kind], 0):
+            self.superseded += 1
+            return True
+        return False
 
     def _set(self, kind: str, key: tuple[int, int], present: bool, at: int) -> None:
+        if self._stale(kind, at):
+            return
         self.pairs[kind][key] = present
         if present:
             self.since[(kind, *key)] = at
@@ -135,15 +163,19 @@ class GraphChanges:
             case GroupLeft():
                 self._set(MEMBER_OF, (event.user_id, event.group_id), False, at)
             case SubjectsChanged():
-                self.subjects[event.user_id] = sorted(set(event.subjects))
+                if not self._stale(STUDIES, at):
+                    self.subjects[event.user_id] = sorted(set(event.subjects))
             case RoomCreated():
-                self.rooms[event.room_id] = {"id": event.room_id, "topic": event.topic}
-                self.closed_rooms.discard(event.room_id)
+                if not self._stale(ROOM, at):
+                    self.rooms[event.room_id] = {"id": event.room_id, "topic": event.topic}
+                    self.closed_rooms.discard(event.room_id)
             case RoomJoined():
                 self._set(IN_ROOM, (event.user_id, event.room_id), True, at)
             case RoomLeft():
                 self._set(IN_ROOM, (event.user_id, event.room_id), False, at)
             case RoomClosed():
+                if self._stale(IN_ROOM, at):
+                    return
                 self.closed_rooms.add(event.room_id)
                 self.rooms.pop(event.room_id, None)
                 # Everyone is out of a closed room: drop the joins this batch saw before it.

@@ -18,9 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from neo4j import Driver
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
-from core.graph import CONSTRAINTS
+from core.graph import CONSTRAINTS, SYNC_STATE
 from graph_jobs.sync.relations import Relation
 
 
@@ -31,6 +31,15 @@ def now_ms() -> int:
 def ensure_constraints(driver: Driver, database: str) -> None:
     for statement in CONSTRAINTS:
         driver.execute_query(statement, database_=database)
+
+
+def snapshot_stamps(driver: Driver, database: str) -> dict[str, int]:
+    """relation -> when its latest full sync began (ms); see core/graph.py."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (s:{SYNC_STATE}) RETURN s.relation AS relation, s.stamp AS stamp",
+        database_=database,
+    )
+    return {r["relation"]: int(r["stamp"]) for r in records}
 
 
 def _value(value: Any) -> Any:
@@ -69,6 +78,14 @@ def copy_relation(
     """Copy every row of ``relation`` into Neo4j and sweep what MySQL no longer has."""
     began = time.monotonic()
     stamp = now_ms()  # taken before the snapshot: anything written later is newer than it
+    # Recorded before the read, so that from now on the event sync skips the events this
+    # snapshot will hold (and could otherwise replay after the sweep).
+    driver.execute_query(
+        f"MERGE (s:{SYNC_STATE} {{relation: $relation}}) SET s.stamp = $stamp",
+        relation=relation.name,
+        stamp=stamp,
+        database_=database,
+    )
     report = SyncReport()
     for engine in engines:
         for rows in _rows(engine, relation.rows_sql, batch):
@@ -106,18 +123,24 @@ class Comparison:
     relation: str
     mysql_count: int
     neo4j_count: int
+    orphans: int = 0  # MySQL rows with a missing endpoint: the graph cannot hold them
     sampled_users: int = 0
     # user id -> (only in MySQL, only in Neo4j), for the users whose neighbourhoods differ
     differences: dict[int, tuple[list[Any], list[Any]]] = field(default_factory=dict)
 
     @property
+    def expected(self) -> int:
+        """What Neo4j should hold: MySQL's rows less those pointing at nobody."""
+        return self.mysql_count - self.orphans
+
+    @property
     def matches(self) -> bool:
-        return self.mysql_count == self.neo4j_count and not self.differences
+        return self.expected == self.neo4j_count and not self.differences
 
     @property
     def drift(self) -> float:
-        """The count gap as a share of MySQL's count."""
-        return abs(self.mysql_count - self.neo4j_count) / max(self.mysql_count, 1)
+        """The count gap as a share of what Neo4j should hold."""
+        return abs(self.expected - self.neo4j_count) / max(self.expected, 1)
 
     def metadata(self) -> dict[str, Any]:
         examples = {
@@ -126,6 +149,7 @@ class Comparison:
         }
         return {
             "mysql_count": self.mysql_count,
+            "orphan_rows": self.orphans,
             "neo4j_count": self.neo4j_count,
             "count_drift": round(self.drift, 6),
             "sampled_users": self.sampled_users,
@@ -141,25 +165,54 @@ def _pairs(rows: Sequence[Mapping[str, Any]]) -> dict[int, set[Any]]:
     return grouped
 
 
+def _missing_users(directory: Engine, ids: Sequence[int], chunk: int = 10_000) -> list[int]:
+    found: set[int] = set()
+    statement = text("SELECT id FROM users WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    with directory.connect() as conn:
+        for start in range(0, len(ids), chunk):
+            part = list(ids[start : start + chunk])
+            found.update(int(row[0]) for row in conn.execute(statement, {"ids": part}))
+    return sorted(set(ids) - found)
+
+
+def _orphans(relation: Relation, conn: Connection, directory: Engine) -> int:
+    orphans = 0
+    if relation.orphans_sql is not None:
+        orphans += int(conn.execute(text(relation.orphans_sql)).scalar_one())
+    if relation.user_ids_sql is not None and relation.rows_of_users_sql is not None:
+        ids = [int(row[0]) for row in conn.execute(text(relation.user_ids_sql))]
+        missing = _missing_users(directory, ids)
+        if missing:
+            statement = text(relation.rows_of_users_sql).bindparams(
+                bindparam("ids", expanding=True)
+            )
+            orphans += int(conn.execute(statement, {"ids": missing}).scalar_one())
+    return orphans
+
+
 def compare_relation(
     relation: Relation,
     *,
     engines: Sequence[Engine],
+    directory: Engine,
     driver: Driver,
     database: str,
     user_ids: Sequence[int],
 ) -> Comparison:
-    mysql_count = 0
+    mysql_count = orphans = 0
     mysql_rows: list[Mapping[str, Any]] = []
     for engine in engines:
         with engine.connect() as conn:
             mysql_count += int(conn.execute(text(relation.count_sql)).scalar_one())
+            orphans += _orphans(relation, conn, directory)
             if relation.sample_sql is not None and user_ids:
                 statement = text(relation.sample_sql).bindparams(bindparam("ids", expanding=True))
                 result = conn.execute(statement, {"ids": list(user_ids)})
                 mysql_rows += [dict(r._mapping) for r in result]
     records, _, _ = driver.execute_query(relation.count_cypher, database_=database)
-    comparison = Comparison(relation.name, mysql_count, int(records[0][0]))
+    comparison = Comparison(relation.name, mysql_count, int(records[0][0]), orphans)
     if relation.sample_cypher is None or not user_ids:
         return comparison
     records, _, _ = driver.execute_query(

@@ -44,9 +44,16 @@ class Relation:
     count_sql: str
     count_cypher: str
     # (user id, neighbour) pairs for the users in :ids / $ids, on each side; None: counts only.
+    # The SQL keeps only neighbours that exist: the graph cannot hold a row to nobody.
     sample_sql: str | None = None
     sample_cypher: str | None = None
     deps: tuple[str, ...] = ()
+    # Rows the graph cannot hold, because an endpoint row is missing (a source integrity
+    # problem, reported apart from drift): on the same shard, and for rows whose user lives
+    # on the directory shard while they do not, the rows of the users in :ids.
+    orphans_sql: str | None = None
+    user_ids_sql: str | None = None
+    rows_of_users_sql: str | None = None
 
     @property
     def asset_name(self) -> str:
@@ -111,7 +118,15 @@ FRIENDSHIPS = Relation(
     sweep_cypher=_sweep_rels(FRIEND),
     count_sql="SELECT COUNT(*) FROM friendships WHERE user1_id < user2_id",
     count_cypher=f"MATCH ()-[x:{FRIEND}]->() RETURN count(x)",
-    sample_sql="SELECT user1_id AS u, user2_id AS v FROM friendships WHERE user1_id IN :ids",
+    sample_sql=(
+        "SELECT f.user1_id AS u, f.user2_id AS v FROM friendships f "
+        "JOIN users x ON x.id = f.user2_id WHERE f.user1_id IN :ids"
+    ),
+    orphans_sql=(
+        "SELECT COUNT(*) FROM friendships f LEFT JOIN users a ON a.id = f.user1_id "
+        "LEFT JOIN users b ON b.id = f.user2_id "
+        "WHERE f.user1_id < f.user2_id AND (a.id IS NULL OR b.id IS NULL)"
+    ),
     sample_cypher=(
         f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{FRIEND}]-(v:{USER}) "
         "RETURN u.id AS u, v.id AS v"
@@ -132,7 +147,15 @@ BUDDIES = Relation(
     sweep_cypher=_sweep_rels(BUDDY),
     count_sql="SELECT COUNT(*) FROM study_buddies WHERE user_id < buddy_id",
     count_cypher=f"MATCH ()-[x:{BUDDY}]->() RETURN count(x)",
-    sample_sql="SELECT user_id AS u, buddy_id AS v FROM study_buddies WHERE user_id IN :ids",
+    sample_sql=(
+        "SELECT s.user_id AS u, s.buddy_id AS v FROM study_buddies s "
+        "JOIN users x ON x.id = s.buddy_id WHERE s.user_id IN :ids"
+    ),
+    orphans_sql=(
+        "SELECT COUNT(*) FROM study_buddies s LEFT JOIN users a ON a.id = s.user_id "
+        "LEFT JOIN users b ON b.id = s.buddy_id "
+        "WHERE s.user_id < s.buddy_id AND (a.id IS NULL OR b.id IS NULL)"
+    ),
     sample_cypher=(
         f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{BUDDY}]-(v:{USER}) "
         "RETURN u.id AS u, v.id AS v"
@@ -153,7 +176,14 @@ BLOCKS = Relation(
     sweep_cypher=_sweep_rels(BLOCKED),
     count_sql="SELECT COUNT(*) FROM user_blocks",
     count_cypher=f"MATCH ()-[x:{BLOCKED}]->() RETURN count(x)",
-    sample_sql="SELECT blocker_id AS u, blocked_id AS v FROM user_blocks WHERE blocker_id IN :ids",
+    sample_sql=(
+        "SELECT k.blocker_id AS u, k.blocked_id AS v FROM user_blocks k "
+        "JOIN users x ON x.id = k.blocked_id WHERE k.blocker_id IN :ids"
+    ),
+    orphans_sql=(
+        "SELECT COUNT(*) FROM user_blocks k LEFT JOIN users a ON a.id = k.blocker_id "
+        "LEFT JOIN users b ON b.id = k.blocked_id WHERE a.id IS NULL OR b.id IS NULL"
+    ),
     sample_cypher=(
         f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{BLOCKED}]->(v:{USER}) "
         "RETURN u.id AS u, v.id AS v"
@@ -184,7 +214,14 @@ GROUP_MEMBERS = Relation(
     sweep_cypher=_sweep_rels(MEMBER_OF),
     count_sql="SELECT COUNT(*) FROM group_members",
     count_cypher=f"MATCH ()-[x:{MEMBER_OF}]->() RETURN count(x)",
-    sample_sql="SELECT user_id AS u, group_id AS v FROM group_members WHERE user_id IN :ids",
+    sample_sql=(
+        "SELECT m.user_id AS u, m.group_id AS v FROM group_members m "
+        "JOIN discussion_groups g ON g.id = m.group_id WHERE m.user_id IN :ids"
+    ),
+    orphans_sql=(
+        "SELECT COUNT(*) FROM group_members m LEFT JOIN users a ON a.id = m.user_id "
+        "LEFT JOIN discussion_groups g ON g.id = m.group_id WHERE a.id IS NULL OR g.id IS NULL"
+    ),
     sample_cypher=(
         f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{MEMBER_OF}]->(v:{GROUP}) "
         "RETURN u.id AS u, v.id AS v"
@@ -215,7 +252,19 @@ ROOM_PARTICIPANTS = Relation(
     sweep_cypher=_sweep_rels(IN_ROOM),
     count_sql="SELECT COUNT(*) FROM room_participants",
     count_cypher=f"MATCH ()-[x:{IN_ROOM}]->() RETURN count(x)",
-    sample_sql="SELECT user_id AS u, room_id AS v FROM room_participants WHERE user_id IN :ids",
+    sample_sql=(
+        "SELECT p.user_id AS u, p.room_id AS v FROM room_participants p "
+        "JOIN study_rooms r ON r.id = p.room_id WHERE p.user_id IN :ids"
+    ),
+    orphans_sql=(
+        "SELECT COUNT(*) FROM room_participants p LEFT JOIN study_rooms r ON r.id = p.room_id "
+        "WHERE r.id IS NULL"
+    ),
+    user_ids_sql="SELECT DISTINCT user_id FROM room_participants",
+    rows_of_users_sql=(
+        "SELECT COUNT(*) FROM room_participants p JOIN study_rooms r ON r.id = p.room_id "
+        "WHERE p.user_id IN :ids"
+    ),
     sample_cypher=(
         f"UNWIND $ids AS id MATCH (u:{USER} {{id: id}})-[:{IN_ROOM}]->(v:{ROOM}) "
         "RETURN u.id AS u, v.id AS v"
@@ -241,6 +290,10 @@ SUBJECTS = Relation(
     ),
     sweep_cypher=_sweep_rels(STUDIES),
     count_sql="SELECT COUNT(*) FROM study_profile_subjects",
+    orphans_sql=(
+        "SELECT COUNT(*) FROM study_profile_subjects s LEFT JOIN users a ON a.id = s.user_id "
+        "WHERE a.id IS NULL"
+    ),
     count_cypher=f"MATCH ()-[x:{STUDIES}]->() RETURN count(x)",
     sample_sql=(
         "SELECT user_id AS u, subject AS v FROM study_profile_subjects WHERE user_id IN :ids"

@@ -18,6 +18,7 @@ from dagster import (
 )
 from neo4j import Driver
 from neo4j.time import DateTime
+from sqlalchemy import text
 
 from core.db.sharding import ShardRouter
 from graph_jobs.definitions import resources
@@ -38,6 +39,9 @@ from tests.utils.api import People, Person
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 ALL = [*relation_assets, graph_weights, *relation_checks]
+NOBODY = 1  # no Snowflake id is this small
+ORPHAN_INSERT = "INSERT INTO friendships (user1_id, user2_id) VALUES (:a, :b), (:b, :a)"
+ORPHAN_DELETE = "DELETE FROM friendships WHERE (user1_id, user2_id) IN ((:a, :b), (:b, :a))"
 
 
 def _befriend(a: Person, b: Person) -> None:
@@ -79,15 +83,28 @@ def neighbourhood(people: People) -> dict[str, Person]:
 
 
 def test_full_sync_copies_the_graph_and_its_checks_pass(
-    neighbourhood: dict[str, Person], neo4j: Driver
+    neighbourhood: dict[str, Person], neo4j: Driver, mysql: ShardRouter
 ) -> None:
     alice, bob, carol, dave = (neighbourhood[k] for k in ("alice", "bob", "carol", "dave"))
-    result = materialize(ALL, resources=resources())
+    # A friendship with a user that does not exist (no foreign keys on partitioned tables):
+    # the graph cannot hold it, and the check reports it as an orphan, not as drift.
+    orphan = {"a": alice.id, "b": NOBODY}
+    with mysql.directory_engine().begin() as conn:
+        conn.execute(text(ORPHAN_INSERT), orphan)
+    try:
+        result = materialize(ALL, resources=resources())
+    finally:
+        with mysql.directory_engine().begin() as conn:
+            conn.execute(text(ORPHAN_DELETE), orphan)
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert len(checks) == len(relation_checks)
     failed = {c.asset_key.to_user_string(): c.metadata for c in checks if not c.passed}
     assert failed == {}
+    (friendships,) = [c for c in checks if c.asset_key.to_user_string() == "graph_friendships"]
+    orphans = friendships.metadata["orphan_rows"].value
+    assert isinstance(orphans, int)
+    assert orphans >= 1
 
     assert _neighbours(neo4j, alice.id, "FRIEND") == {bob.id}
     assert _neighbours(neo4j, bob.id, "FRIEND") == {alice.id, carol.id}
@@ -137,6 +154,7 @@ def test_the_check_sees_drift_and_the_resync_repairs_it(
     drifted = compare_relation(
         FRIENDSHIPS,
         engines=[mysql.directory_engine()],
+        directory=mysql.directory_engine(),
         driver=neo4j,
         database="neo4j",
         user_ids=[alice.id],

@@ -23,6 +23,7 @@ from core.settings import Settings
 pytestmark = pytest.mark.integration
 
 EXPECTED_TABLES = {
+    "user_graph_metrics",
     "users",
     "study_rooms",
     "room_participants",

@@ -18,6 +18,7 @@ from core.events import (
     UserUnblocked,
 )
 from core.graph import BLOCKED, BUDDY, FRIEND, IN_ROOM, MEMBER_OF
+from graph_jobs.communities import top_churn
 from graph_jobs.sync.events import GraphChanges
 from graph_jobs.sync.relations import RELATIONS
 
@@ -98,3 +99,21 @@ def test_every_relation_depends_only_on_relations_that_exist() -> None:
         assert "$stamp" in relation.write_cypher
         assert "$stamp" in relation.sweep_cypher
         assert (relation.sample_sql is None) == (relation.sample_cypher is None)
+
+
+def test_top_churn_is_the_share_of_the_previous_top_replaced() -> None:
+    assert top_churn([], [1, 2]) == 0.0
+    assert top_churn([1, 2, 3, 4], [1, 2, 3, 4]) == 0.0
+    assert top_churn([1, 2, 3, 4], [4, 3, 9, 8]) == 0.5
+    assert top_churn([1, 2], [7, 8]) == 1.0
+
+
+def test_events_older_than_their_relations_snapshot_are_skipped() -> None:
+    old = FriendRemoved(from_user_id=1, to_user_id=2)
+    stamp = int(old.occurred_at.timestamp() * 1000) + 1
+    changes = GraphChanges(snapshots={"friendships": stamp})
+    changes.add(old)
+    changes.add(GroupJoined(group_id=3, user_id=1))  # its relation has no snapshot yet
+    assert changes.pairs[FRIEND] == {}
+    assert changes.pairs[MEMBER_OF] == {(1, 3): True}
+    assert changes.superseded == 1

@@ -23,6 +23,11 @@ TABLE_OPTIONS: dict[str, Any] = {
     "mysql_collate": "utf8mb4_unicode_ci",
 }
 
+# Floating point is spelled DOUBLE, never the generic Float: Dagster, once imported, recompiles
+# every generic Float for MySQL as FLOAT(32) (dagster/_core/storage/sql.py), so the same model
+# would give different DDL in a process that has imported it.
+Double = mysql.DOUBLE(asdecimal=False)
+
 # Microsecond UTC timestamps: message order within a millisecond still reads right in history.
 Timestamp = mysql.DATETIME(fsp=6)
 NOW = text("CURRENT_TIMESTAMP(6)")

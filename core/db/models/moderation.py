@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.models.base import TABLE_OPTIONS, Base, created_at, snowflake_pk
+from core.db.models.base import TABLE_OPTIONS, Base, Double, created_at, snowflake_pk
 
 
 class ModerationEvent(Base):
@@ -27,6 +27,6 @@ class ModerationEvent(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: automatic
     reason: Mapped[str] = mapped_column(String(255), nullable=False)
-    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[float | None] = mapped_column(Double, nullable=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = created_at()
