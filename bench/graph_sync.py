@@ -1,5 +1,6 @@
-"""The graph sync at the size of whatever population MySQL holds: every asset of the
-``social_graph`` group, materialised as the Dagster job does it, timed and measured.
+"""The graph jobs at the size of whatever population MySQL holds: every asset of the
+``social_graph`` group (the sync, communities, influence), materialised as the Dagster job
+does it, timed and measured.
 
     .venv/bin/python -m bench.graph_sync [--fresh]
 
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dagster import DagsterInstance, materialize
+from dagster._core.execution.plan.objects import StepSuccessData
 from rich.console import Console
 from sqlalchemy import text
 
@@ -29,6 +31,7 @@ from core.clients import neo4j_driver
 from core.db.sharding import DIRECTORY_SHARD, ShardRouter
 from core.graph import GROUP, ROOM, SUBJECT, USER
 from core.settings import REPO_ROOT, get_settings
+from graph_jobs.community_assets import community_assets, community_checks
 from graph_jobs.definitions import resources
 from graph_jobs.sync.assets import graph_weights, relation_assets, relation_checks
 
@@ -102,18 +105,33 @@ def run(fresh: bool) -> dict[str, Any]:
         # In process, one step at a time: the client's CPU is this process's, and the order
         # is the dependency order the job would follow.
         result = materialize(
-            [*relation_assets, graph_weights, *relation_checks],
+            [
+                *relation_assets,
+                graph_weights,
+                *community_assets,
+                *relation_checks,
+                *community_checks,
+            ],
             resources=resources(),
             instance=instance,
         )
-        assets = []
+        assets: list[dict[str, Any]] = []
         for event in result.get_asset_materialization_events():
             materialization = event.step_materialization_data.materialization
             meta = {k: v.value for k, v in materialization.metadata.items()}
             assets.append({"asset": materialization.asset_key.to_user_string(), **meta})
-        checks = {
-            c.asset_key.to_user_string(): c.passed for c in result.get_asset_check_evaluations()
-        }
+        checks: dict[str, bool] = {}
+        for c in result.get_asset_check_evaluations():
+            key = c.asset_key.to_user_string()
+            checks[key] = checks.get(key, True) and c.passed
+        # Each step's own duration, as Dagster measured it (assets and checks alike).
+        steps: dict[str, float] = {}
+        for event in result.all_events:
+            data = event.event_specific_data
+            if isinstance(data, StepSuccessData) and event.step_key:
+                steps[event.step_key] = round(data.duration_ms / 1000, 2)
+        for entry in assets:
+            entry["step_seconds"] = steps.get(entry["asset"])
     wall = time.monotonic() - began
     peak = sampler.stop()
     return {
@@ -148,9 +166,10 @@ def table(report: dict[str, Any]) -> list[str]:
     ]
     for a in report["assets"]:
         check = report["checks_passed"].get(a["asset"])
+        rows = a.get("rows", a.get("friendships_weighed", a.get("users", "-")))
         lines.append(
-            f"| {a['asset']} | {a.get('rows', a.get('friendships_weighed', '-')):,} "
-            f"| {a.get('seconds', '-')} | {a.get('rows_per_second', '-')} "
+            f"| {a['asset']} | {f'{rows:,}' if isinstance(rows, int) else rows} "
+            f"| {a.get('step_seconds', '-')} | {a.get('rows_per_second', '-')} "
             f"| {a.get('stale_removed', a.get('co_present_removed', '-'))} "
             f"| {'-' if check is None else ('passed' if check else 'FAILED')} |"
         )

@@ -41,6 +41,7 @@ from dagster import (
     op,
     sensor,
 )
+from sqlalchemy import Engine
 
 from core.events import ROOM_EVENTS, SOCIAL_EVENTS, Event
 from core.settings import get_settings
@@ -52,7 +53,6 @@ from graph_jobs.sync.full import (
     copy_relation,
     ensure_constraints,
     sample_user_ids,
-    snapshot_stamps,
 )
 from graph_jobs.sync.relations import RELATIONS, Relation
 from graph_jobs.sync.weights import derive_weights
@@ -63,6 +63,10 @@ EVENT_TOPICS = (SOCIAL_EVENTS, ROOM_EVENTS)
 # warning: the event sync lags by seconds and a re-sync repairs the rest; more means a bug.
 DRIFT_ERROR = 0.001
 SAMPLE_ERROR = 0.01
+
+
+def _engines(relation: Relation, mysql: MySQLResource) -> list[Engine]:
+    return mysql.shards if relation.shards == "all" else [mysql.directory]
 
 
 def _relation_asset(relation: Relation) -> AssetsDefinition:
@@ -87,7 +91,7 @@ def _relation_asset(relation: Relation) -> AssetsDefinition:
 
         report = copy_relation(
             relation,
-            engines=mysql.shards if relation.shards == "all" else [mysql.directory],
+            engines=_engines(relation, mysql),
             driver=neo4j.driver,
             database=neo4j.database,
             batch=neo4j.batch_size,
@@ -136,7 +140,7 @@ def _relation_check(relation: Relation) -> AssetChecksDefinition:
         users = sample_user_ids(mysql.directory, config.sample_users)
         comparison = compare_relation(
             relation,
-            engines=mysql.shards if relation.shards == "all" else [mysql.directory],
+            engines=_engines(relation, mysql),
             directory=mysql.directory,
             driver=neo4j.driver,
             database=neo4j.database,
@@ -221,23 +225,21 @@ def apply_graph_events(
     kafka: KafkaResource,
 ) -> None:
     ensure_constraints(neo4j.driver, neo4j.database)
-    totals = {"created": 0, "deleted": 0, "superseded": 0}
+    totals = {"created": 0, "deleted": 0}
 
     def apply(events: list[Event]) -> None:
-        changes = GraphChanges(snapshots=snapshot_stamps(neo4j.driver, neo4j.database))
+        changes = GraphChanges()
         for event in events:
             changes.add(event)
         counts = changes.apply(neo4j.driver, neo4j.database)
         for name, value in counts.items():
             totals[name] += value
-        totals["superseded"] += changes.superseded
         context.log.info(
-            "%d events -> %d changes (+%d / -%d relationships; %d older than a snapshot)",
+            "%d events -> %d changes (+%d / -%d relationships)",
             len(events),
             len(changes),
             counts["created"],
             counts["deleted"],
-            changes.superseded,
         )
 
     with kafka.consumer() as consumer:

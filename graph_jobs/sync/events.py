@@ -43,9 +43,9 @@ from core.graph import (
     ROOM,
     STUDIES,
     SUBJECT,
+    SYNC_STATE,
     USER,
 )
-from graph_jobs.sync.full import now_ms
 from graph_jobs.sync.relations import SINCE
 
 # (source label, relationship, target label) for each kind of pair the events move.
@@ -58,40 +58,57 @@ _KINDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# Every write below is ordered by time, inside the statement, so that the event sync and a full
+# re-sync running at the same moment cannot undo each other (see core/graph.py):
+# - r.at is the event's time; a relationship's synced_at is the time of the state it holds
+#   (an event's time, or the start of the snapshot that wrote it);
+# - a creation applies only if the event is newer than its relation's latest snapshot
+#   (:SyncState), read in the same statement: an older event is in the snapshot already, and
+#   if the snapshot does not have the row, the row was removed after the event;
+# - a deletion applies only to a relationship older than the event.
+_SNAPSHOT = (
+    f"OPTIONAL MATCH (state:{SYNC_STATE} {{relation: $relation}}) "
+    "WITH coalesce(state.stamp, 0) AS snapshot "
+    "UNWIND $rows AS r WITH r, snapshot WHERE r.at >= snapshot "
+)
+
+
 def _present(source: str, rel: str, target: str) -> str:
     return (
-        f"UNWIND $rows AS r "
-        f"MERGE (a:{source} {{id: r.a}}) ON CREATE SET a.synced_at = $now "
-        f"MERGE (b:{target} {{id: r.b}}) ON CREATE SET b.synced_at = $now "
-        f"MERGE (a)-[x:{rel}]->(b) ON CREATE SET {SINCE} SET x.synced_at = $now"
+        _SNAPSHOT + f"MERGE (a:{source} {{id: r.a}}) ON CREATE SET a.synced_at = r.at "
+        f"MERGE (b:{target} {{id: r.b}}) ON CREATE SET b.synced_at = r.at "
+        f"MERGE (a)-[x:{rel}]->(b) ON CREATE SET {SINCE} "
+        "SET x.synced_at = CASE WHEN coalesce(x.synced_at, 0) < r.at THEN r.at "
+        "ELSE x.synced_at END"
     )
 
 
 def _absent(source: str, rel: str, target: str) -> str:
     return (
         f"UNWIND $rows AS r MATCH (a:{source} {{id: r.a}})-[x:{rel}]->(b:{target} {{id: r.b}}) "
-        "DELETE x"
+        "WHERE coalesce(x.synced_at, 0) < r.at DELETE x"
     )
 
 
 _SUBJECTS = (
-    f"UNWIND $rows AS r MERGE (u:{USER} {{id: r.user}}) ON CREATE SET u.synced_at = $now "
+    _SNAPSHOT + f"MERGE (u:{USER} {{id: r.user}}) ON CREATE SET u.synced_at = r.at "
     "WITH u, r "
-    f"OPTIONAL MATCH (u)-[old:{STUDIES}]->(s:{SUBJECT}) WHERE NOT s.name IN r.subjects "
+    f"OPTIONAL MATCH (u)-[old:{STUDIES}]->(s:{SUBJECT}) "
+    "WHERE NOT s.name IN r.subjects AND coalesce(old.synced_at, 0) < r.at "
     "DELETE old "
     "WITH DISTINCT u, r UNWIND r.subjects AS name "
-    f"MERGE (s:{SUBJECT} {{name: name}}) ON CREATE SET s.synced_at = $now "
-    f"MERGE (u)-[x:{STUDIES}]->(s) SET x.weight = 1.0 / size(r.subjects), x.synced_at = $now"
+    f"MERGE (s:{SUBJECT} {{name: name}}) ON CREATE SET s.synced_at = r.at "
+    f"MERGE (u)-[x:{STUDIES}]->(s) SET x.weight = 1.0 / size(r.subjects), x.synced_at = r.at"
 )
 _ROOMS = (
-    f"UNWIND $rows AS r MERGE (n:{ROOM} {{id: r.id}}) "
-    "SET n.topic = coalesce(r.topic, n.topic), n.status = r.status, n.synced_at = $now"
+    _SNAPSHOT + f"MERGE (n:{ROOM} {{id: r.id}}) "
+    "SET n.topic = coalesce(r.topic, n.topic), n.status = 'open', n.synced_at = r.at"
 )
 _CLOSE_ROOMS = (
-    f"UNWIND $ids AS id MATCH (n:{ROOM} {{id: id}}) SET n.status = 'closed', n.synced_at = $now "
-    f"WITH n MATCH (n)<-[x:{IN_ROOM}]-() DELETE x"
+    f"UNWIND $rows AS r MATCH (n:{ROOM} {{id: r.id}}) WHERE coalesce(n.synced_at, 0) < r.at "
+    "SET n.status = 'closed', n.synced_at = r.at "
+    f"WITH n, r MATCH (n)<-[x:{IN_ROOM}]-() WHERE coalesce(x.synced_at, 0) < r.at DELETE x"
 )
-
 
 # The full-sync relation whose snapshot holds each kind (graph_jobs.sync.relations).
 RELATION_OF: dict[str, str] = {
@@ -111,36 +128,19 @@ def _pair(a: int, b: int) -> tuple[int, int]:
 
 @dataclass
 class GraphChanges:
-    """The last known state of every relationship the batch touched.
+    """The last known state of every relationship the batch touched, with its event's time."""
 
-    ``snapshots`` maps a relation to when its latest full sync began (ms): an event older than
-    that is already in the snapshot, so it is skipped rather than replayed over it. A commit
-    happens before its event is made, so "older than the snapshot began" implies "in it".
-    """
-
-    snapshots: dict[str, int] = field(default_factory=dict)
-
-    pairs: dict[str, dict[tuple[int, int], bool]] = field(default_factory=lambda: defaultdict(dict))
-    since: dict[tuple[str, int, int], int] = field(default_factory=dict)  # epoch ms
-    subjects: dict[int, list[str]] = field(default_factory=dict)
+    pairs: dict[str, dict[tuple[int, int], tuple[bool, int]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    subjects: dict[int, tuple[list[str], int]] = field(default_factory=dict)
     rooms: dict[int, dict[str, Any]] = field(default_factory=dict)
-    closed_rooms: set[int] = field(default_factory=set)
+    closed_rooms: dict[int, int] = field(default_factory=dict)
     events: int = 0
     ignored: int = 0
-    superseded: int = 0
-
-    def _stale(self, kind: str, at: int) -> bool:
-        if at < self.snapshots.get(RELATION_OF[kind], 0):
-            self.superseded += 1
-            return True
-        return False
 
     def _set(self, kind: str, key: tuple[int, int], present: bool, at: int) -> None:
-        if self._stale(kind, at):
-            return
-        self.pairs[kind][key] = present
-        if present:
-            self.since[(kind, *key)] = at
+        self.pairs[kind][key] = (present, at)
 
     def add(self, event: Event) -> None:  # noqa: PLR0912 - one branch per event type
         self.events += 1
@@ -163,20 +163,16 @@ class GraphChanges:
             case GroupLeft():
                 self._set(MEMBER_OF, (event.user_id, event.group_id), False, at)
             case SubjectsChanged():
-                if not self._stale(STUDIES, at):
-                    self.subjects[event.user_id] = sorted(set(event.subjects))
+                self.subjects[event.user_id] = (sorted(set(event.subjects)), at)
             case RoomCreated():
-                if not self._stale(ROOM, at):
-                    self.rooms[event.room_id] = {"id": event.room_id, "topic": event.topic}
-                    self.closed_rooms.discard(event.room_id)
+                self.rooms[event.room_id] = {"id": event.room_id, "topic": event.topic, "at": at}
+                self.closed_rooms.pop(event.room_id, None)
             case RoomJoined():
                 self._set(IN_ROOM, (event.user_id, event.room_id), True, at)
             case RoomLeft():
                 self._set(IN_ROOM, (event.user_id, event.room_id), False, at)
             case RoomClosed():
-                if self._stale(IN_ROOM, at):
-                    return
-                self.closed_rooms.add(event.room_id)
+                self.closed_rooms[event.room_id] = at
                 self.rooms.pop(event.room_id, None)
                 # Everyone is out of a closed room: drop the joins this batch saw before it.
                 seats = self.pairs[IN_ROOM]
@@ -195,33 +191,35 @@ class GraphChanges:
 
     def apply(self, driver: Driver, database: str) -> dict[str, int]:
         """Write the changes; returns how many relationships were created and deleted."""
-        now = now_ms()
         created = deleted = 0
 
-        def run(cypher: str, **params: Any) -> None:
+        def run(cypher: str, relation: str, rows: list[dict[str, Any]]) -> None:
             nonlocal created, deleted
-            _, summary, _ = driver.execute_query(cypher, now=now, database_=database, **params)
+            _, summary, _ = driver.execute_query(
+                cypher, rows=rows, relation=relation, database_=database
+            )
             created += summary.counters.relationships_created
             deleted += summary.counters.relationships_deleted
 
         if self.rooms:
-            rows = [{**room, "status": "open"} for room in self.rooms.values()]
-            run(_ROOMS, rows=rows)
+            run(_ROOMS, RELATION_OF[ROOM], list(self.rooms.values()))
         for kind, states in self.pairs.items():
             source, rel, target = _KINDS[kind]
             present = [
-                {"a": a, "b": b, "since": self.since.get((kind, a, b))}
-                for (a, b), on in states.items()
-                if on
+                {"a": a, "b": b, "at": at, "since": at} for (a, b), (on, at) in states.items() if on
             ]
-            absent = [{"a": a, "b": b} for (a, b), on in states.items() if not on]
+            absent = [{"a": a, "b": b, "at": at} for (a, b), (on, at) in states.items() if not on]
             if present:
-                run(_present(source, rel, target), rows=present)
+                run(_present(source, rel, target), RELATION_OF[kind], present)
             if absent:
-                run(_absent(source, rel, target), rows=absent)
+                run(_absent(source, rel, target), RELATION_OF[kind], absent)
         if self.subjects:
-            rows = [{"user": user, "subjects": names} for user, names in self.subjects.items()]
-            run(_SUBJECTS, rows=rows)
+            rows = [
+                {"user": user, "subjects": names, "at": at}
+                for user, (names, at) in self.subjects.items()
+            ]
+            run(_SUBJECTS, RELATION_OF[STUDIES], rows)
         if self.closed_rooms:
-            run(_CLOSE_ROOMS, ids=sorted(self.closed_rooms))
+            rows = [{"id": room, "at": at} for room, at in self.closed_rooms.items()]
+            run(_CLOSE_ROOMS, RELATION_OF[ROOM], rows)
         return {"created": created, "deleted": deleted}

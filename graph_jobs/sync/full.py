@@ -33,15 +33,6 @@ def ensure_constraints(driver: Driver, database: str) -> None:
         driver.execute_query(statement, database_=database)
 
 
-def snapshot_stamps(driver: Driver, database: str) -> dict[str, int]:
-    """relation -> when its latest full sync began (ms); see core/graph.py."""
-    records, _, _ = driver.execute_query(
-        f"MATCH (s:{SYNC_STATE}) RETURN s.relation AS relation, s.stamp AS stamp",
-        database_=database,
-    )
-    return {r["relation"]: int(r["stamp"]) for r in records}
-
-
 def _value(value: Any) -> Any:
     # The driver has no Decimal; MariaDB returns one for any division.
     return float(value) if isinstance(value, Decimal) else value
