@@ -38,10 +38,6 @@ class _Dagster(Service):
     def home(self) -> Path:
         return self.settings.stack_dir / "data" / "dagster"
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.bind_host}:{self.port}"
-
     def install(self) -> None:
         try:
             package_version("dagster-webserver")
