@@ -31,20 +31,23 @@ from graph_jobs.communities import (
     users_without_community,
 )
 from graph_jobs.resources import MySQLResource, Neo4jResource
+from graph_jobs.sync.assets import GROUP_NAME
 
-GROUP_NAME = "social_graph"
 MODULARITY_FLOOR = 0.8  # of the previous run's modularity
 CHURN_LIMIT = 0.5
 TOP_K = 100
 
 
-def _previous(context: AssetExecutionContext | AssetCheckExecutionContext, key: str) -> Any:
-    """A metadata value of the asset's latest materialisation before this one, or None."""
+def _last_state(
+    context: AssetExecutionContext | AssetCheckExecutionContext, key: str
+) -> dict[str, Any]:
+    """The ``<name>_state`` metadata of the asset's latest materialisation, or {}: inside the
+    asset that is the previous run's, inside its checks the run just made."""
     event = context.instance.get_latest_materialization_event(AssetKey(key))
     if event is None or event.asset_materialization is None:
-        return None
+        return {}
     entry = event.asset_materialization.metadata.get(key.removeprefix("graph_") + "_state")
-    return None if entry is None else entry.value
+    return {} if entry is None else dict(entry.value)
 
 
 class CommunityConfig(Config):
@@ -57,7 +60,7 @@ def graph_communities(
     context: AssetExecutionContext, config: CommunityConfig, neo4j: Neo4jResource
 ) -> MaterializeResult[None]:
     """Communities of friends (GDS Leiden, weighted), written to User.community."""
-    previous = _previous(context, "graph_communities") or {}
+    previous = _last_state(context, "graph_communities")
     report = detect_communities(
         neo4j.driver, neo4j.database, algorithm=config.algorithm, seed=config.seed
     )
@@ -75,7 +78,8 @@ def graph_communities(
         metadata={
             "algorithm": report.algorithm,
             "users": report.nodes,
-            "friendships": report.relationships,
+            # An undirected projection counts each pair in both directions.
+            "friendships": report.relationships // 2,
             "communities": report.communities,
             "modularity": report.modularity,
             "levels": report.levels,
@@ -83,14 +87,6 @@ def graph_communities(
             "communities_state": MetadataValue.json(state),
         }
     )
-
-
-def _latest_state(context: AssetCheckExecutionContext, key: str) -> dict[str, Any]:
-    event = context.instance.get_latest_materialization_event(AssetKey(key))
-    if event is None or event.asset_materialization is None:
-        return {}
-    entry = event.asset_materialization.metadata.get(key.removeprefix("graph_") + "_state")
-    return {} if entry is None else dict(entry.value)
 
 
 @asset_check(asset=graph_communities, blocking=True)
@@ -102,7 +98,7 @@ def every_active_user_has_a_community(neo4j: Neo4jResource) -> AssetCheckResult:
 @asset_check(asset=graph_communities, blocking=True)
 def modularity_holds(context: AssetCheckExecutionContext) -> AssetCheckResult:
     """Modularity has not collapsed since the last run: a sign of a broken projection or sync."""
-    state = _latest_state(context, "graph_communities")
+    state = _last_state(context, "graph_communities")
     now, before = state.get("modularity"), state.get("previous_modularity")
     if now is None:
         return AssetCheckResult(passed=False, metadata={"problem": "no materialisation to check"})
@@ -119,7 +115,7 @@ def graph_influence(
 ) -> MaterializeResult[None]:
     """PageRank (weighted) and degree, written to User.pagerank and User.degree; the top
     influencers overall and in each of the largest communities."""
-    previous = _previous(context, "graph_influence") or {}
+    previous = _last_state(context, "graph_influence")
     report = rank_influence(neo4j.driver, neo4j.database, top_k=TOP_K)
     top_ids = [int(row["id"]) for row in report.top]
     context.log.info(
@@ -150,7 +146,7 @@ def graph_influence(
 
 @asset_check(asset=graph_influence)
 def top_k_churn_bounded(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    state = _latest_state(context, "graph_influence")
+    state = _last_state(context, "graph_influence")
     churn = top_churn(state.get("previous_top", []), state.get("top", []))
     return AssetCheckResult(
         passed=churn <= CHURN_LIMIT,
