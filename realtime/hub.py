@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import WebSocket
 from redis.asyncio.client import PubSub
@@ -36,10 +36,13 @@ from core.frames import ABOUT_A_USER_PREFIXES, Error, Resumed, SeqRange, ServerF
 from domain import chat, presence
 from domain.errors import Unavailable
 from domain.resources import Resources
+from realtime.uvicorn_ws import FRAME_WRITER, text_frame
 
 log = logging.getLogger(__name__)
 
-SEND_QUEUE = 1000  # frames buffered per socket before it is dropped as too slow
+SEND_QUEUE = 1000  # frames queued (or held) per socket before it is dropped as too slow
+MAX_BUFFERED_BYTES = 1 << 20  # bytes the transport buffers for a socket before it is too slow
+TOO_SLOW = "too slow: reconnect and resume"
 BACKLOG_PAGE = 500
 CONFIRM_TIMEOUT_S = 5.0
 ANNOUNCE_GATHER_S = 0.02  # presence changes gathered this long into one batch
@@ -77,17 +80,36 @@ def plan(after_seq: int, last_seq: int, limit: int) -> tuple[int, SeqRange | Non
     return start, SeqRange(from_seq=after_seq + 1, to_seq=start)
 
 
+class FrameWriter(Protocol):
+    """What realtime.uvicorn_ws puts in the scope: synchronous writes of framed messages."""
+
+    def write_frame(self, data: bytes) -> int: ...
+
+    def close_now(self, code: int, reason: str) -> None: ...
+
+
 class Connection:
+    """One socket. Frames go out through the server's frame writer when it offers one (one
+    ``transport.write`` of bytes framed once per message, however many follow it), otherwise
+    through a bounded queue and a writer task on the ASGI path."""
+
     def __init__(self, websocket: WebSocket, user_id: int) -> None:
         self.websocket = websocket
         self.user_id = user_id
         self.rooms: set[int] = set()
         self.feeds: dict[int, Feed] = {}
+        extension = (websocket.scope.get("extensions") or {}).get(FRAME_WRITER)
+        self.frame_writer: FrameWriter | None = extension["writer"] if extension else None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=SEND_QUEUE)
         self.errors = 0
         self.rate_limited = 0
+        self.closing = False
 
-    def push(self, frame: str) -> bool:
+    def push(self, frame: str, data: bytes | None = None) -> bool:
+        """Queue or write one frame (``data``: it already framed); False if it is too slow."""
+        if self.frame_writer is not None:
+            buffered = self.frame_writer.write_frame(data or text_frame(frame.encode()))
+            return buffered <= MAX_BUFFERED_BYTES  # -1: closing, nothing more to deliver
         try:
             self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
@@ -100,7 +122,20 @@ class Connection:
     def error(self, code: str, message: str, ref: str | int | None = None) -> None:
         self.send(Error(code=code, message=message, ref=ref))
 
+    def close_slow(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        log.warning("user %s is too slow; closing its socket", self.user_id)
+        if self.frame_writer is not None:
+            self.frame_writer.close_now(1013, TOO_SLOW)
+        else:
+            asyncio.get_running_loop().create_task(self.websocket.close(code=1013, reason=TOO_SLOW))
+
     async def writer(self) -> None:
+        """The ASGI path's writer (returns at once when frames are written directly)."""
+        if self.frame_writer is not None:
+            return
         while True:
             frame = await self.outbox.get()
             await self.websocket.send_text(frame)
@@ -155,20 +190,18 @@ class Hub:
             else:
                 self.fan_out(self.users.get(channel.id, ()), frame)
 
-    def _deliver(self, conn: Connection, frame: str) -> None:
-        if not conn.push(frame):
-            log.warning("user %s is too slow; closing its socket", conn.user_id)
-            asyncio.get_running_loop().create_task(
-                conn.websocket.close(code=1013, reason="too slow: reconnect and resume")
-            )
+    def _deliver(self, conn: Connection, frame: str, data: bytes | None = None) -> None:
+        if not conn.push(frame, data):
+            conn.close_slow()
 
     def fan_out(self, targets: Iterable[Connection], frame: str) -> None:
         about = None  # nobody is told about their own typing or presence
         if frame.startswith(ABOUT_A_USER_PREFIXES):
             about = json.loads(frame)["user_id"]
+        data = text_frame(frame.encode())
         for conn in list(targets):
             if conn.user_id != about:
-                self._deliver(conn, frame)
+                self._deliver(conn, frame, data)
 
     def fan_out_room(self, room_id: int, frame: str) -> None:
         """A room frame to each follower: in seq order, each seq once, holds respected."""
@@ -176,22 +209,23 @@ class Hub:
         about = None
         if seq is None and frame.startswith(ABOUT_A_USER_PREFIXES):
             about = json.loads(frame)["user_id"]
+        data = text_frame(frame.encode())  # framed once, written to every follower
         for conn in list(self.rooms.get(room_id, ())):
             feed = conn.feeds.get(room_id)
             if feed is None or conn.user_id == about:
                 continue
             if feed.held is not None:
                 if len(feed.held) >= SEND_QUEUE:
-                    self._deliver(conn, frame)  # cannot hold more: treat as too slow
+                    conn.close_slow()  # cannot hold more: treat as too slow
                     continue
                 feed.held.append((seq, frame))
             elif seq is None:
-                self._deliver(conn, frame)
+                self._deliver(conn, frame, data)
             elif seq <= feed.delivered:
                 continue  # a replay after a job restore: the socket has it
             elif seq == feed.delivered + 1:
                 feed.delivered = seq
-                self._deliver(conn, frame)
+                self._deliver(conn, frame, data)
             else:  # a gap (the pub/sub connection dropped a moment): fill it from MySQL
                 feed.held = [(seq, frame)]
                 self._spawn(self._backfill(conn, room_id, feed))

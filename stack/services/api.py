@@ -41,6 +41,10 @@ class ApiService(Service):
             # frames are small; browsers would otherwise negotiate it.
             "--ws-per-message-deflate",
             "false",
+            # uvicorn's sans-I/O protocol plus a synchronous frame writer: the fan-out frames a
+            # message once and writes it to each follower's transport (realtime/uvicorn_ws.py).
+            "--ws",
+            "realtime.uvicorn_ws:FrameWriterProtocol",
             # INFO would log every WebSocket URL, and with it the token in its query string.
             "--log-level",
             "warning",

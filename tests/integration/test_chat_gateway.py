@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket as stdlib_socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,12 +12,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from core import wire
 from core.settings import Settings
 from tests.conftest import require
-from tests.utils.api import People, Person, live_api
+from tests.utils.api import WS_PROTOCOL, People, Person, live_api
 
 pytestmark = pytest.mark.integration
 
@@ -388,3 +391,46 @@ def test_presence_turns_offline_after_the_ttl_without_heartbeats(
         until(a, {"type": "heartbeat_ack"})
         assert status() == "online"
         assert until(b, {"type": "presence", "user_id": alice.id})["status"] == "online"
+
+
+@pytest.mark.parametrize(
+    "ws_protocol", [WS_PROTOCOL, "websockets-sansio"], ids=["frame-writer", "asgi-fallback"]
+)
+def test_a_socket_that_stops_reading_is_closed_as_too_slow(
+    api_settings: Settings, people: People, redis_conn: redis.Redis, ws_protocol: str
+) -> None:
+    """A follower that reads nothing while its room is busy is closed with 1013, not buffered
+    without bound: through the frame writer (bytes buffered) and the ASGI path (frames queued)."""
+    alice = people.register()
+    room_id = _room(alice)
+    token = str(alice.http.headers["Authorization"]).removeprefix("Bearer ")
+    with live_api(api_settings, ws=ws_protocol) as url:
+        host, port = url.removeprefix("http://").split(":")
+        sock = stdlib_socket.socket()
+        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+        with connect(f"ws://{host}:{port}/ws?token={token}", sock=sock, max_size=None) as ws:
+            send(ws, type="subscribe", room_id=room_id)
+            until(ws, {"type": "subscribed"})
+            # 15 MB of room frames while the client reads nothing: more than the kernel's
+            # buffers, the 1 MiB write bound and the 1,000-frame queue.
+            pad = "x" * 10_000
+            with redis_conn.pipeline(transaction=False) as pipe:
+                for n in range(1_500):
+                    frame = {"type": "room", "room_id": room_id, "event": "timer", "n": n, "p": pad}
+                    pipe.publish(wire.room_channel(room_id), json.dumps(frame))
+                pipe.execute()
+            time.sleep(2)
+            received = 0
+            closed: ConnectionClosed | None = None
+            while closed is None and received <= 1_500:
+                try:
+                    ws.recv(timeout=30)
+                    received += 1
+                except ConnectionClosed as error:
+                    closed = error
+    assert closed is not None, f"{received} frames and never closed"
+    assert closed.rcvd is not None
+    assert closed.rcvd.code == 1013
+    assert closed.rcvd.reason.startswith("too slow")
+    assert received < 1_500  # it was cut off, not handed everything

@@ -28,9 +28,16 @@ def free_port() -> int:
         return port
 
 
+WS_PROTOCOL = "realtime.uvicorn_ws:FrameWriterProtocol"
+
+
 @contextmanager
-def live_api(settings: Settings) -> Iterator[str]:
-    """Serve the app on a free loopback port in a thread; yields its base URL."""
+def live_api(settings: Settings, *, ws: str = WS_PROTOCOL) -> Iterator[str]:
+    """Serve the app on a free loopback port in a thread; yields its base URL.
+
+    ``ws`` is the WebSocket protocol: the gateway's own by default, as `make up` runs it;
+    uvicorn's plain ``websockets-sansio`` exercises the ASGI fallback of the fan-out.
+    """
     port = free_port()
     config = uvicorn.Config(
         create_app(settings),
@@ -40,6 +47,8 @@ def live_api(settings: Settings) -> Iterator[str]:
         lifespan="on",
         # uvloop would become the process-wide policy and then own the test's own asyncio.run loops.
         loop="asyncio",
+        ws=ws,
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-test", daemon=True)
