@@ -6,9 +6,9 @@
 
 Runs against studyhub as `make up` started it, or against a peer (``--target
 bare|centrifugo``, which this process starts and stops). The clients live in ``--processes``
-load-generator processes (2; uvloop each), each holding whole rooms and sending its share of
-the rate, so the generator is not the limit it was with one process. Every client opens one
-socket subscribed to its room; senders are spread over the clients (about 2 messages/s each,
+load-generator processes (2; uvloop each, picows sockets: bench/wsclient.py), each holding
+whole rooms and sending its share of the rate, so the generator is not the limit. Each client
+opens one socket subscribed to its room; senders are spread over the clients (about 2/s each,
 well under studyhub's per-user limit). For each message it records the send time (just before
 the frame goes out), the ack time (send_ack) and every other member's receive time (delivery,
 one sample per recipient), all on the sender's process's perf_counter (its rooms' recipients
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import multiprocessing
@@ -45,11 +46,10 @@ from typing import Any
 import psutil
 import uvloop
 from rich.console import Console
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
 
 from bench.stats import own_usage, quantiles, summarise, tree_usage
 from bench.targets import TARGET_NAMES, Target, make_target
+from bench.wsclient import Socket, SocketClosed, open_socket
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 
@@ -146,8 +146,7 @@ class Load:
         self.users: list[int] = []
         self.room_of: dict[int, int] = {}
         self.members: dict[int, int] = {}
-        self.sockets: dict[int, ClientConnection] = {}
-        self.readers: list[asyncio.Task[None]] = []
+        self.sockets: dict[int, Socket] = {}
         self.tally_of: dict[str, Tally] = {}
         self.sent_total = 0
 
@@ -158,39 +157,40 @@ class Load:
         semaphore = asyncio.Semaphore(64)
 
         async def one(user: int) -> None:
+            room = self.room_of[user]
             async with semaphore:
-                ws = await self.target.open(user, self.room_of[user])
-            self.sockets[user] = ws
-            self.members[self.room_of[user]] = self.members.get(self.room_of[user], 0) + 1
-            self.readers.append(asyncio.create_task(self._read(ws, user)))
+                socket = await open_socket(
+                    self.target.url(user),
+                    self.target.opening(user, room),
+                    functools.partial(self._on_text, user),
+                )
+            self.sockets[user] = socket
+            self.members[room] = self.members.get(room, 0) + 1
 
         await asyncio.gather(*(one(u) for u in users))
         self.users += users
         return time.perf_counter() - started
 
-    async def _read(self, ws: ClientConnection, user: int) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                now = time.perf_counter()
-                for kind, client_msg_id, code in self.target.decode(raw):
-                    if kind == "ping":
-                        await ws.send("{}")
-                        continue
-                    tally = self.tally_of.get(client_msg_id or "")
-                    if kind == "message":
-                        if tally is not None and tally.sender_of[client_msg_id or ""] != user:
-                            tally.delivery_ms.append(
-                                (now - tally.sent_at[client_msg_id or ""]) * 1000
-                            )
-                            tally.delivered += 1
-                    elif kind == "ack" and tally is not None:
-                        tally.ack_ms.append((now - tally.sent_at[client_msg_id or ""]) * 1000)
-                        tally.pending_acks.discard(client_msg_id or "")
-                    elif kind == "error":
-                        bucket = tally.errors if tally is not None else {}
-                        bucket[code or "error"] = bucket.get(code or "error", 0) + 1
-                        if tally is not None:
-                            tally.pending_acks.discard(client_msg_id or "")
+    def _on_text(self, user: int, raw: bytes, now: float) -> None:
+        """One frame to ``user``'s socket, received at ``now`` (a synchronous callback)."""
+        for kind, client_msg_id, code in self.target.decode(raw):
+            if kind == "ping":
+                with contextlib.suppress(SocketClosed):
+                    self.sockets[user].send("{}")
+                continue
+            tally = self.tally_of.get(client_msg_id or "")
+            if kind == "message":
+                if tally is not None and tally.sender_of[client_msg_id or ""] != user:
+                    tally.delivery_ms.append((now - tally.sent_at[client_msg_id or ""]) * 1000)
+                    tally.delivered += 1
+            elif kind == "ack" and tally is not None:
+                tally.ack_ms.append((now - tally.sent_at[client_msg_id or ""]) * 1000)
+                tally.pending_acks.discard(client_msg_id or "")
+            elif kind == "error":
+                bucket = tally.errors if tally is not None else {}
+                bucket[code or "error"] = bucket.get(code or "error", 0) + 1
+                if tally is not None:
+                    tally.pending_acks.discard(client_msg_id or "")
 
     async def phase(
         self, label: str, rate: float, duration: float, start_at: float
@@ -216,12 +216,11 @@ class Load:
             frame = self.target.send_frame(room, client_msg_id, f"load message {sent}")
             tally.sent_at[client_msg_id] = time.perf_counter()
             try:
-                await self.sockets[user].send(frame)
-            except ConnectionClosed as closed:
+                self.sockets[user].send(frame)
+            except SocketClosed as closed:
                 # The server dropped this client (Centrifugo does when a pong comes late
                 # from an overloaded generator): an error, and the step is not sustained.
-                code = f"closed {closed.rcvd.code}" if closed.rcvd else "closed"
-                tally.errors[code] = tally.errors.get(code, 0) + 1
+                tally.errors[str(closed)] = tally.errors.get(str(closed), 0) + 1
                 tally.expected -= self.members[room] - 1
                 tally.pending_acks.discard(client_msg_id)
                 senders = [u for u in senders if u != user] or senders
@@ -260,19 +259,16 @@ class Load:
         }
 
     async def close(self) -> None:
-        # Close while the readers still read: a socket nobody reads stops reading from TCP once
-        # its queue is full (others' "offline" frames arrive as they leave), and then never
-        # sees the server's close frame.
+        # Every socket keeps reading while the others close (their "offline" frames arrive as
+        # they leave): the callbacks read until each socket's own close completes.
         semaphore = asyncio.Semaphore(64)
 
-        async def one(ws: ClientConnection) -> None:
+        async def one(socket: Socket) -> None:
             async with semaphore:
                 with contextlib.suppress(Exception):
-                    await ws.close()
+                    await asyncio.wait_for(socket.close(), 10)
 
-        await asyncio.gather(*(one(ws) for ws in self.sockets.values()))
-        for reader in self.readers:
-            reader.cancel()
+        await asyncio.gather(*(one(socket) for socket in self.sockets.values()))
         await self.target.close()
 
 

@@ -14,18 +14,18 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import httpx
 import psutil
-from websockets.asyncio.client import ClientConnection, connect
 
 from bench.peers.centrifugo import VERSION as CENTRIFUGO_VERSION
 from bench.peers.centrifugo import Centrifugo
 from bench.peers.centrifugo import channel as centrifugo_channel
 from bench.peers.centrifugo import token as centrifugo_token
 from bench.stats import stack_process
+from bench.wsclient import Step
 from core.settings import REPO_ROOT, Settings
 from domain.auth import create_token
 
@@ -53,8 +53,12 @@ class Target(Protocol):
         """Put the users in rooms of ``room_size``; returns user -> room."""
         ...
 
-    async def open(self, user: int, room: int) -> ClientConnection:
-        """A socket for ``user``, subscribed to ``room`` (the reply already read)."""
+    def url(self, user: int) -> str:
+        """Where ``user``'s socket connects (with its credentials)."""
+        ...
+
+    def opening(self, user: int, room: int) -> list[Step]:
+        """The frames that make a fresh socket a subscribed one, each with its reply."""
         ...
 
     def client_spec(self) -> dict[str, Any]:
@@ -85,25 +89,19 @@ def _stack_processes(settings: Settings) -> dict[str, psutil.Process]:
     return found
 
 
-async def _until_subscribed(ws: ClientConnection, kind: str = "subscribed") -> None:
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
-        if frame.get("type") == kind:
-            return
-        if frame.get("type") == "error":
-            raise RuntimeError(f"subscribe refused: {frame}")
-
-
-async def _open_subscribed(url: str, room: int) -> ClientConnection:
-    """A socket speaking studyhub's frames, subscribed to ``room``."""
-    ws = await connect(url, max_size=2**20, compression=None)
-    await ws.send(json.dumps({"type": "subscribe", "room_id": room}))
-    await _until_subscribed(ws)
-    return ws
+def _subscribed(raw: bytes) -> bool:
+    frame = json.loads(raw)
+    if frame.get("type") == "error":
+        raise RuntimeError(f"subscribe refused: {frame}")
+    return bool(frame.get("type") == "subscribed")
 
 
 class StudyhubFrames:
     """studyhub's send, ack, message and error frames (the bare peer speaks them too)."""
+
+    def opening(self, user: int, room: int) -> list[Step]:
+        del user  # the socket's URL says who it is
+        return [(json.dumps({"type": "subscribe", "room_id": room}), _subscribed)]
 
     def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
         return json.dumps(
@@ -170,9 +168,9 @@ class Studyhub(StudyhubFrames):
     def client_spec(self) -> dict[str, Any]:
         return {}
 
-    async def open(self, user: int, room: int) -> ClientConnection:
-        url = f"ws://{self.settings.api_host}:{self.settings.api_port}/ws"
-        return await _open_subscribed(f"{url}?token={self._auth(user)['Authorization'][7:]}", room)
+    def url(self, user: int) -> str:
+        token = self._auth(user)["Authorization"][7:]
+        return f"ws://{self.settings.api_host}:{self.settings.api_port}/ws?token={token}"
 
     def processes(self) -> dict[str, psutil.Process]:
         return _stack_processes(self.settings)
@@ -227,10 +225,8 @@ class Bare(StudyhubFrames):
     async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
         return {user: 1 + i // room_size for i, user in enumerate(users)}
 
-    async def open(self, user: int, room: int) -> ClientConnection:
-        return await _open_subscribed(
-            f"ws://{self.settings.bind_host}:{self.port}/?user={user}", room
-        )
+    def url(self, user: int) -> str:
+        return f"ws://{self.settings.bind_host}:{self.port}/?user={user}"
 
     def processes(self) -> dict[str, psutil.Process]:
         return {"bare-server": psutil.Process(self.server.pid)}
@@ -242,6 +238,20 @@ class Bare(StudyhubFrames):
         if self._server is not None:
             self._server.terminate()
             self._server.wait(timeout=10)
+
+
+def _reply_to(command: int) -> Callable[[bytes], bool]:
+    def matches(raw: bytes) -> bool:
+        # Centrifugo may batch several replies into one frame, one JSON object per line.
+        for line in raw.splitlines():
+            reply = json.loads(line)
+            if reply.get("id") == command:
+                if "error" in reply:
+                    raise RuntimeError(f"centrifugo refused command {command}: {reply}")
+                return True
+        return False
+
+    return matches
 
 
 class CentrifugoTarget:
@@ -263,11 +273,11 @@ class CentrifugoTarget:
         self._server: Centrifugo | None = None
         if serve:
             self._server = Centrifugo(settings, port).__enter__()
-            self.url, self.secret = self._server.url, self._server.secret
+            self.server_url, self.secret = self._server.url, self._server.secret
         else:
             if secret is None:
                 raise ValueError("a centrifugo client needs the server's token secret")
-            self.url = Centrifugo(settings, port).url
+            self.server_url = Centrifugo(settings, port).url
             self.secret = secret
         self.command_id = 10
         self.pending: dict[int, str] = {}  # publish command id -> client_msg_id
@@ -284,26 +294,14 @@ class CentrifugoTarget:
     async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
         return {user: 1 + i // room_size for i, user in enumerate(users)}
 
-    async def open(self, user: int, room: int) -> ClientConnection:
-        ws = await connect(self.url, max_size=2**20, compression=None)
-        await ws.send(
-            json.dumps({"id": 1, "connect": {"token": centrifugo_token(self.secret, user)}})
-        )
-        await self._reply(ws, 1)
-        await ws.send(json.dumps({"id": 2, "subscribe": {"channel": centrifugo_channel(room)}}))
-        await self._reply(ws, 2)
-        return ws
+    def url(self, user: int) -> str:
+        del user  # the connect command's token says who it is
+        return self.server_url
 
-    @staticmethod
-    async def _reply(ws: ClientConnection, command: int) -> None:
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), timeout=30)
-            for line in str(raw).splitlines():
-                reply = json.loads(line)
-                if reply.get("id") == command:
-                    if "error" in reply:
-                        raise RuntimeError(f"centrifugo refused command {command}: {reply}")
-                    return
+    def opening(self, user: int, room: int) -> list[Step]:
+        connect = {"id": 1, "connect": {"token": centrifugo_token(self.secret, user)}}
+        subscribe = {"id": 2, "subscribe": {"channel": centrifugo_channel(room)}}
+        return [(json.dumps(connect), _reply_to(1)), (json.dumps(subscribe), _reply_to(2))]
 
     def send_frame(self, room: int, client_msg_id: str, body: str) -> str:
         self.command_id += 1
