@@ -89,6 +89,26 @@ def _stack_processes(settings: Settings) -> dict[str, psutil.Process]:
     return found
 
 
+_MESSAGE_PREFIXES = (b'{"type":"message"', b'{"type": "message"')  # pydantic's, json.dumps'
+
+
+def _string_field(raw: bytes, name: bytes) -> str | None:
+    """The string value of the one field ``name`` (with its quotes and colon) in a flat JSON
+    object, or None if it is missing or not a plain string."""
+    at = raw.find(name)
+    if at < 0:
+        return None
+    start = at + len(name)
+    while raw[start : start + 1] == b" ":
+        start += 1
+    if raw[start : start + 1] != b'"':
+        return None
+    end = raw.find(b'"', start + 1)
+    if end < 0 or b"\\" in raw[start:end]:
+        return None
+    return raw[start + 1 : end].decode()
+
+
 def _subscribed(raw: bytes) -> bool:
     frame = json.loads(raw)
     if frame.get("type") == "error":
@@ -109,6 +129,13 @@ class StudyhubFrames:
         )
 
     def decode(self, raw: str | bytes) -> Iterator[Event]:
+        if isinstance(raw, bytes) and raw.startswith(_MESSAGE_PREFIXES):
+            # Nearly every frame under load is a message, and the tally needs only its
+            # client_msg_id: read it without parsing the whole frame.
+            client_msg_id = _string_field(raw, b'"client_msg_id":')
+            if client_msg_id is not None:
+                yield "message", client_msg_id, None
+                return
         frame = json.loads(raw)
         kind = frame.get("type")
         if kind in ("message", "ack"):

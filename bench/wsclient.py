@@ -33,14 +33,14 @@ class SocketClosed(Exception):
 
 
 class Socket(WSListener):
-    def __init__(self, on_text: OnText) -> None:
+    def __init__(self, on_text: OnText, steps: int) -> None:
         self.transport: WSTransport | None = None
         self.on_text = on_text
         self.close_code: int | None = None
         self.closed = False
         self._reply: tuple[Callable[[bytes], bool], asyncio.Future[None]] | None = None
-        self._opening = True
-        self._steps_left = 0
+        self._steps_left = steps
+        self._opening = steps > 0
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -100,12 +100,13 @@ async def open_socket(
     """A connected socket with its opening done; every text frame after it goes to ``on_text``
     (the frames before and between the steps' replies are the opening's, and dropped)."""
     _, socket = await ws_connect(
-        lambda: Socket(on_text), url, websocket_handshake_timeout=timeout, max_frame_size=2**20
+        lambda: Socket(on_text, len(opening)),
+        url,
+        websocket_handshake_timeout=timeout,
+        max_frame_size=2**20,
     )
     if not isinstance(socket, Socket):
         raise TypeError(f"picows returned {type(socket).__name__}, not the listener asked for")
-    socket._steps_left = len(opening)
-    socket._opening = bool(opening)
     for frame, matches in opening:
         await socket.step(frame, matches, timeout)
     return socket
