@@ -8,7 +8,6 @@ key (room_id, seq): resume and history are each one range scan.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from redis.commands.core import AsyncScript
@@ -24,7 +23,6 @@ from domain.rooms import not_participant, require_participant
 
 log = logging.getLogger(__name__)
 
-ACK_KEY_TTL_S = 24 * 3600
 PENDING_TTL_S = 30
 
 
@@ -49,7 +47,6 @@ if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then return {1} en
 return {0, redis.call('GET', KEYS[2])}
 """
 _gates: dict[int, AsyncScript] = {}
-_background: set[asyncio.Task[None]] = set()
 
 
 def _gate(res: Resources) -> AsyncScript:
@@ -94,18 +91,8 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     except Exception as error:
         await res.redis.delete(key)
         raise Unavailable("the message was not sent; send it again") from error
-    task = asyncio.get_running_loop().create_task(_remember(res, key, message_id))
-    _background.add(task)
-    task.add_done_callback(_background.discard)
+    res.acks.remember(key, message_id)
     return message_id
-
-
-async def _remember(res: Resources, key: str, message_id: int) -> None:
-    """The first ack's message id, for a resend of the same client_msg_id (24 h)."""
-    try:
-        await res.redis.set(key, message_id, ex=ACK_KEY_TTL_S)
-    except Exception:  # the pending marker expires; the job's unique key catches a resend
-        log.exception("could not record the ack of %s", key)
 
 
 async def messages_after(

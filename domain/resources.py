@@ -21,6 +21,7 @@ from core import wire
 from core.db.sharding import AsyncShardRouter
 from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings
+from domain.acks import AckLog
 from domain.limits import RateLimiter, SendLimits
 from domain.room_state import RoomStateStore
 from ingest.publisher import EventPublisher
@@ -42,9 +43,11 @@ class Resources:
     limiter: RateLimiter
     ids: IdGenerator
     sends: SendLimits = field(init=False)
+    acks: AckLog = field(init=False)
 
     def __post_init__(self) -> None:
         self.sends = SendLimits(self.settings.chat_rate_per_s, self.settings.chat_burst)
+        self.acks = AckLog(self.redis)
 
 
 async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
