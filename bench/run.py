@@ -129,6 +129,18 @@ def _best_step(chat: dict[str, Any]) -> dict[str, Any] | None:
     return dict(fixed) if fixed["sustained"] else None
 
 
+def cpu_per_1k(step: dict[str, Any] | None) -> dict[str, float]:
+    """Each process's CPU (cores) per 1,000 delivered messages/s in one step; {} without one."""
+    if step is None or not step["throughput"]["delivered_per_s"]:
+        return {}
+    thousands = step["throughput"]["delivered_per_s"] / 1000
+    return {
+        name: round(usage["cpu_share"] / thousands, 4)
+        for name, usage in step["processes"].items()
+        if usage["cpu_share"] > 0
+    }
+
+
 def peer_summary(chat: dict[str, Any]) -> dict[str, Any]:
     best = _best_step(chat)
     sweep = [p for p in chat["phases"] if p["label"].startswith("sweep-")]
@@ -143,6 +155,8 @@ def peer_summary(chat: dict[str, Any]) -> dict[str, Any]:
         # Sustained every rate offered: the true ceiling is higher than measured.
         "ceiling_not_reached": bool(sweep) and all(p["sustained"] for p in sweep),
         "connections_per_s": chat.get("connect", {}).get("per_s"),
+        # At the highest sustained rate: what each process pays for the deliveries it made.
+        "cpu_per_1k_delivered_per_s": cpu_per_1k(best),
         "sweep": [
             {
                 "rate": p["rate"],
@@ -560,6 +574,21 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
                 f"| {name} | {_fmt(r['max_sustained_delivered_per_s'])}{bound} "
                 f"| {_fmt(r['delivery_p95_at_common_rate'])} |"
             )
+    lines += [
+        "",
+        "CPU per 1,000 delivered messages/s at each server's highest sustained rate, per "
+        "process (cores; the load generator's own row shows it was not the limit):",
+        "",
+        "| server | process | cores per 1,000 delivered/s |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {process} | {cores} |"
+            for name, s in everyone.items()
+            for process, cores in sorted(
+                s.get("cpu_per_1k_delivered_per_s", {}).items(), key=lambda kv: -kv[1]
+            )
+        ),
+    ]
     lines += [
         "",
         "Each sweep step (rate offered: delivery p95, delivered fraction, sustained):",

@@ -88,3 +88,26 @@ def test_a_saturated_generator_is_blamed_instead_of_the_server() -> None:
     )
     assert run._stopped_by(peer).startswith("the load generator")
     assert run.ratios(peer, peer)["peer_ceiling_not_reached"]
+
+
+def test_cpu_per_thousand_deliveries_is_counted_at_the_best_step() -> None:
+    best = _phase("sweep-200", 200, 60, sustained=True, gen=0.19)
+    best["processes"]["api"] = {"cpu_share": 0.38}
+    best["processes"]["idle"] = {"cpu_share": 0.0}
+    summary = run.peer_summary(
+        _chat(
+            [
+                _phase("fixed", 100, 40, sustained=True),
+                best,
+                _phase("sweep-400", 400, 900, sustained=False, gen=0.5),
+            ],
+            best=200,
+        )
+    )
+    # 200 messages/s to 19 others is 3,800 deliveries/s: 0.38 cores is 0.1 per 1,000/s.
+    assert summary["cpu_per_1k_delivered_per_s"] == {"load-generator": 0.05, "api": 0.1}
+
+
+def test_no_cpu_per_thousand_without_a_sustained_step() -> None:
+    summary = run.peer_summary(_chat([_phase("fixed", 100, 900, sustained=False)], best=None))
+    assert summary["cpu_per_1k_delivered_per_s"] == {}
