@@ -87,7 +87,14 @@ def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> No
         "taskmanager.resource-id": "studyhub-tm-1",
         # Java 17 needs Flink's --add-opens/--add-exports list (from the distribution's own
         # config); replacing it breaks the CLI and some serializers in subtle ways.
-        "env.java.opts.all": f"{_default_java_opts()} -XX:+UseG1GC".strip(),
+        # C1 only (no C2): the chat job's JVM side is glue around the Python worker, and C2
+        # spent 0.13 of a core compiling it for many minutes after `make up`. Measured with
+        # bench.job_load on a stack minutes old: 0.41 of a core at 2,000 msg/s and 0.38 at 200
+        # (with C2, fresh clone: 0.51 and 0.63); chat at 100 msg/s right after `make up`:
+        # TaskManager 0.40 of a core, delivery p95 59 ms (with C2: 0.54-0.64, 89-122 ms).
+        "env.java.opts.all": (
+            f"{_default_java_opts()} -XX:+UseG1GC -XX:TieredStopAtLevel=1".strip()
+        ),
     }
     (data_dir / "tmp").mkdir(exist_ok=True)
     # Flink 2.x reads a flat or nested YAML config.yaml; flat keys in JSON form are valid YAML.
