@@ -156,13 +156,28 @@ class Studyhub(StudyhubFrames):
         self.tokens: dict[int, str] = {}
         self.rooms: dict[int, int] = {}  # room -> owner
         self.http = httpx.AsyncClient(
-            base_url=self.base, limits=httpx.Limits(max_connections=32), timeout=60
+            base_url=self.base,
+            # Under uvicorn's 5 s keep-alive: a connection the server is closing is not reused.
+            limits=httpx.Limits(max_connections=32, keepalive_expiry=2.0),
+            timeout=60,
         )
 
     def _auth(self, user: int) -> dict[str, str]:
         if user not in self.tokens:
             self.tokens[user] = create_token(self.settings, user)[0]
         return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    async def _join(self, room: int, user: int, attempts: int = 3) -> httpx.Response:
+        """Join, again if the connection broke (a join is idempotent). Seen twice on a fresh
+        stack as a ReadError in the middle of the room setup, which then failed `make bench`."""
+        for attempt in range(attempts):
+            try:
+                return await self.http.post(f"/rooms/{room}/join", headers=self._auth(user))
+            except httpx.TransportError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def assign_rooms(self, users: list[int], room_size: int) -> dict[int, int]:
         room_of: dict[int, int] = {}
@@ -184,9 +199,7 @@ class Studyhub(StudyhubFrames):
                 room_of[user] = room
                 if user != group[0]:
                     async with semaphore:
-                        joined = await self.http.post(
-                            f"/rooms/{room}/join", headers=self._auth(user)
-                        )
+                        joined = await self._join(room, user)
                         joined.raise_for_status()
 
         await asyncio.gather(*(fill(g) for g in groups))

@@ -9,7 +9,9 @@ key (room_id, seq): resume and history are each one range scan.
 from __future__ import annotations
 
 import logging
+import weakref
 
+from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from sqlalchemy import select
 
@@ -46,14 +48,15 @@ if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
 if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then return {1} end
 return {0, redis.call('GET', KEYS[2])}
 """
-_gates: dict[int, AsyncScript] = {}
+# Keyed by the client itself, not its id(): an id can be reused by a later client.
+_gates: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
 
 
 def _gate(res: Resources) -> AsyncScript:
     """The registered script (EVALSHA, loaded once) for this Redis client."""
-    gate = _gates.get(id(res.redis))
+    gate = _gates.get(res.redis)
     if gate is None:
-        gate = _gates[id(res.redis)] = res.redis.register_script(_SEND_GATE)
+        gate = _gates[res.redis] = res.redis.register_script(_SEND_GATE)
     return gate
 
 
