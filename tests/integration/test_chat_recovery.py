@@ -67,11 +67,15 @@ def test_recovery_while_the_backlog_is_being_stored_is_gapless_and_in_order(
         return stored_count(engine, room_id)
 
     producer = make_producer(settings)
+    opened = threading.Event()
     go_live = threading.Event()
 
     def writer() -> None:
-        # The backlog trickles in (about 500/s), so the subscribe lands while it is stored.
+        # The backlog trickles in (about 500/s). Its second half waits for the socket to be
+        # open, so the subscribe lands while it is being stored however slow the handshake.
         for n in range(BACKLOG + LIVE):
+            if n == BACKLOG // 2:
+                opened.wait(timeout=30)
             if n == BACKLOG:
                 go_live.wait(timeout=30)
             producer.produce(
@@ -91,6 +95,7 @@ def test_recovery_while_the_backlog_is_being_stored_is_gapless_and_in_order(
             time.sleep(0.005)
         with socket(api_url, bob) as ws:
             until(ws, {"type": "welcome"})
+            opened.set()
             at_subscribe = stored()
             follow(ws, room_id)
             seqs: list[int] = []
@@ -104,6 +109,7 @@ def test_recovery_while_the_backlog_is_being_stored_is_gapless_and_in_order(
                         go_live.set()  # and more messages arrive live
         thread.join(timeout=30)
     finally:
+        opened.set()
         go_live.set()
         thread.join(timeout=30)
         with engine.begin() as connection:
