@@ -165,7 +165,7 @@ class Hub:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self.pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+        await self.pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped before redis 8.2
 
     async def _listen(self) -> None:
         while True:

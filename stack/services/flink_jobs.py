@@ -261,7 +261,7 @@ class ChatPersistJob(FlinkJob):
         ids = IdGenerator(1000)
         rooms = [ids.next_id() for _ in range(WARM_UP_ROOMS)]
         client = redis.Redis.from_url(s.redis_url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
         pubsub.subscribe(*(wire.room_channel(room) for room in rooms))
         producer = make_producer(s)
 
