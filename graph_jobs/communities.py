@@ -12,8 +12,9 @@ The projection is dropped in a ``finally``: a failed run must not leave a graph 
 
 from __future__ import annotations
 
+import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,13 +35,43 @@ _PROJECT = (
 _DROP = "CALL gds.graph.drop($name, false) YIELD graphName RETURN graphName"
 
 
+# The same graph less some pairs (a Cypher projection): the recommender's fit leaves edges out
+# and must not see them through the communities either.
+_PROJECT_WITHOUT = (
+    "MATCH (a:{label}) OPTIONAL MATCH (a)-[r:{rel}]->(b:{label}) "
+    "WHERE NOT coalesce($without[toString(a.id) + '-' + toString(b.id)], false) "
+    "WITH gds.graph.project($name, a, b, "
+    "  {{relationshipProperties: {{weight: coalesce(r.weight, 1.0)}}}}, "
+    "  {{undirectedRelationshipTypes: ['*']}}) AS g "
+    "RETURN g.nodeCount AS nodeCount, g.relationshipCount AS relationshipCount"
+)
+
+
 @contextmanager
-def projection(driver: Driver, database: str) -> Iterator[tuple[str, int, int]]:
-    """The friendship graph in GDS's memory: (name, nodes, relationships)."""
+def projection(
+    driver: Driver,
+    database: str,
+    *,
+    label: str = USER,
+    rel: str = FRIEND,
+    without: Sequence[tuple[int, int]] = (),
+) -> Iterator[tuple[str, int, int]]:
+    """The friendship graph in GDS's memory: (name, nodes, relationships). ``label`` and
+    ``rel`` name another graph of the same shape (the evaluation's scratch graphs);
+    ``without`` lists pairs of ids left out of it."""
     name = f"studyhub-social-{uuid.uuid4().hex[:8]}"
-    records, _, _ = driver.execute_query(
-        _PROJECT, name=name, label=USER, rel=FRIEND, database_=database
-    )
+    if without:
+        left_out = {f"{a}-{b}": True for pair in without for a, b in (pair, pair[::-1])}
+        records, _, _ = driver.execute_query(
+            _PROJECT_WITHOUT.format(label=label, rel=rel),
+            name=name,
+            without=left_out,
+            database_=database,
+        )
+    else:
+        records, _, _ = driver.execute_query(
+            _PROJECT, name=name, label=label, rel=rel, database_=database
+        )
     try:
         yield name, int(records[0]["nodeCount"]), int(records[0]["relationshipCount"])
     finally:
@@ -56,6 +87,92 @@ class CommunityReport:
     modularity: float
     levels: int
     compute_ms: int
+    resolution: float = 1.0  # Leiden's gamma
+    resolution_steps: int = 0  # estimation rounds it took
+
+
+RESOLUTION_STEPS = 8  # Newman's iteration: it settles in two to six steps on our graphs
+RESOLUTION_MAX = 10.0
+
+
+def planted_partition_gamma(inside: float, total: float, squared_degrees: float) -> float | None:
+    """The resolution at which maximising modularity is maximum likelihood for a
+    degree-corrected planted partition with the given partition's densities (Newman 2016,
+    "Equivalence between modularity optimization and maximum likelihood methods for community
+    detection"). ``inside``: edge weight within communities; ``total``: all edge weight;
+    ``squared_degrees``: the sum over communities of their degree sum squared. None when the
+    partition has no contrast to measure (one community, or nothing between them)."""
+    if total <= 0:
+        return None
+    expected = squared_degrees / (2 * total)
+    if inside <= 0 or inside >= total or expected <= 0 or expected >= 2 * total:
+        return None
+    omega_in = 2 * inside / expected
+    omega_out = 2 * (total - inside) / (2 * total - expected)
+    if omega_in <= omega_out:
+        return None
+    return (omega_in - omega_out) / (math.log(omega_in) - math.log(omega_out))
+
+
+def _estimate_gamma(driver: Driver, database: str, name: str, seed: int) -> tuple[float, int]:
+    """Leiden's resolution, estimated without labels: run at gamma, measure the densities of
+    what it found, set gamma to the planted-partition value, until it settles. Modularity's
+    fixed gamma of 1 merges small communities in large graphs (its resolution limit) and
+    splits nothing in dense ones; the estimate follows the graph instead."""
+    degrees, _, _ = driver.execute_query(
+        "CALL gds.degree.stream($name, {relationshipWeightProperty: 'weight'}) "
+        "YIELD nodeId, score RETURN nodeId, score",
+        name=name,
+        database_=database,
+    )
+    degree = {int(r["nodeId"]): float(r["score"]) for r in degrees}
+    total = sum(degree.values()) / 2
+    gamma, steps = 1.0, 0
+    while steps < RESOLUTION_STEPS:
+        steps += 1
+        driver.execute_query(
+            "CALL gds.leiden.mutate($name, {mutateProperty: 'community_try', gamma: $gamma, "
+            "randomSeed: $seed, concurrency: 1, relationshipWeightProperty: 'weight'}) "
+            "YIELD communityCount RETURN communityCount",
+            name=name,
+            gamma=gamma,
+            seed=seed,
+            database_=database,
+        )
+        stats, _, _ = driver.execute_query(
+            "CALL gds.modularity.stats($name, {communityProperty: 'community_try', "
+            "relationshipWeightProperty: 'weight'}) YIELD modularity RETURN modularity",
+            name=name,
+            database_=database,
+        )
+        found, _, _ = driver.execute_query(
+            "CALL gds.graph.nodeProperty.stream($name, 'community_try') "
+            "YIELD nodeId, propertyValue RETURN nodeId, propertyValue AS community",
+            name=name,
+            database_=database,
+        )
+        sums: dict[int, float] = {}
+        for r in found:
+            community = int(r["community"])
+            sums[community] = sums.get(community, 0.0) + degree.get(int(r["nodeId"]), 0.0)
+        squared = sum(v * v for v in sums.values())
+        # Modularity = inside / total - squared / (2 total)^2, so inside follows from it.
+        inside = total * (float(stats[0]["modularity"]) + squared / (4 * total * total))
+        driver.execute_query(
+            "CALL gds.graph.nodeProperties.drop($name, ['community_try']) "
+            "YIELD propertiesRemoved RETURN propertiesRemoved",
+            name=name,
+            database_=database,
+        )
+        estimate = planted_partition_gamma(inside, total, squared)
+        if estimate is None:
+            break
+        estimate = min(estimate, RESOLUTION_MAX)
+        if abs(estimate - gamma) < 0.01:
+            gamma = estimate
+            break
+        gamma = estimate
+    return gamma, steps
 
 
 def detect_communities(
@@ -64,26 +181,68 @@ def detect_communities(
     *,
     algorithm: Literal["leiden", "louvain"] = "leiden",
     seed: int = 42,
+    label: str = USER,
+    rel: str = FRIEND,
+    without: Sequence[tuple[int, int]] = (),
+    write_property: str = "community",
+    resolution: float | None = None,
 ) -> CommunityReport:
-    # Leiden takes a seed; Louvain has none in GDS, and is deterministic at concurrency 1.
-    options = "randomSeed: $seed, " if algorithm == "leiden" else "concurrency: 1, "
-    call = (
-        f"CALL gds.{algorithm}.write($name, {{writeProperty: 'community', {options}"
-        "relationshipWeightProperty: 'weight'}) "
-        "YIELD communityCount, modularity, ranLevels, computeMillis "
-        "RETURN communityCount, modularity, ranLevels, computeMillis"
-    )
-    with projection(driver, database) as (name, nodes, relationships):
-        records, _, _ = driver.execute_query(call, name=name, seed=seed, database_=database)
+    """Communities written to ``write_property``. Leiden's resolution is estimated from the
+    graph (``_estimate_gamma``) unless ``resolution`` fixes it; Louvain keeps GDS's defaults
+    (it is the evaluation's baseline)."""
+    with projection(driver, database, label=label, rel=rel, without=without) as (
+        name,
+        nodes,
+        relationships,
+    ):
+        gamma, steps = 1.0, 0
+        if algorithm == "leiden":
+            if resolution is None:
+                gamma, steps = _estimate_gamma(driver, database, name, seed)
+            else:
+                gamma = resolution
+            # Seeded and on one thread: the same graph gives the same communities.
+            options = "randomSeed: $seed, concurrency: 1, gamma: $gamma, "
+        else:
+            options = "concurrency: 1, "  # Louvain has no seed; one thread is deterministic
+        # Mutate, measure, then write: the modularity reported is the plain one (gamma 1) of
+        # what is written, comparable across runs, resolutions and methods.
+        records, _, _ = driver.execute_query(
+            f"CALL gds.{algorithm}.mutate($name, {{mutateProperty: $property, {options}"
+            "relationshipWeightProperty: 'weight'}) "
+            "YIELD communityCount, ranLevels, computeMillis "
+            "RETURN communityCount, ranLevels, computeMillis",
+            name=name,
+            seed=seed,
+            gamma=gamma,
+            property=write_property,
+            database_=database,
+        )
+        stats, _, _ = driver.execute_query(
+            "CALL gds.modularity.stats($name, {communityProperty: $property, "
+            "relationshipWeightProperty: 'weight'}) YIELD modularity RETURN modularity",
+            name=name,
+            property=write_property,
+            database_=database,
+        )
+        driver.execute_query(
+            "CALL gds.graph.nodeProperties.write($name, [$property]) "
+            "YIELD propertiesWritten RETURN propertiesWritten",
+            name=name,
+            property=write_property,
+            database_=database,
+        )
     row = records[0]
     return CommunityReport(
         algorithm=algorithm,
         nodes=nodes,
         relationships=relationships,
         communities=int(row["communityCount"]),
-        modularity=float(row["modularity"]),
+        modularity=float(stats[0]["modularity"]),
         levels=int(row["ranLevels"]),
         compute_ms=int(row["computeMillis"]),
+        resolution=round(gamma, 3),
+        resolution_steps=steps,
     )
 
 

@@ -53,6 +53,8 @@ def _last_state(
 class CommunityConfig(Config):
     algorithm: Literal["leiden", "louvain"] = "leiden"
     seed: int = 42
+    # Leiden's gamma; unset, it is estimated from the graph (graph_jobs.communities).
+    resolution: float | None = None
 
 
 @asset(group_name=GROUP_NAME, deps=["graph_weights"], kinds={"neo4j", "gds"})
@@ -62,7 +64,11 @@ def graph_communities(
     """Communities of friends (GDS Leiden, weighted), written to User.community."""
     previous = _last_state(context, "graph_communities")
     report = detect_communities(
-        neo4j.driver, neo4j.database, algorithm=config.algorithm, seed=config.seed
+        neo4j.driver,
+        neo4j.database,
+        algorithm=config.algorithm,
+        seed=config.seed,
+        resolution=config.resolution,
     )
     context.log.info(
         "%s: %d communities over %d users, modularity %.4f (previous %s), %d levels",
@@ -83,6 +89,8 @@ def graph_communities(
             "communities": report.communities,
             "modularity": report.modularity,
             "levels": report.levels,
+            "resolution": report.resolution,
+            "resolution_steps": report.resolution_steps,
             "compute_ms": report.compute_ms,
             "communities_state": MetadataValue.json(state),
         }

@@ -1,4 +1,5 @@
-"""The `studyhub` command: the stack manager (`stack`) and the migrations (`db`).
+"""The `studyhub` command: the stack manager (`stack`), the migrations (`db`) and the graph
+jobs' evaluation (`graph`).
 
 It lives here, above core, because it imports the stack manager; core imports nothing above it.
 """
@@ -10,6 +11,7 @@ import logging
 import typer
 
 from core.db.cli import app as db_app
+from graph_jobs.cli import app as graph_app
 from stack.cli import app as stack_app
 
 app = typer.Typer(
@@ -19,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+app.add_typer(graph_app, name="graph")
 
 
 @app.callback()
