@@ -15,7 +15,14 @@ from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.db.models import BuddyRequest, FriendRequest, Friendship, User, UserBlock
+from core.db.models import (
+    BuddyRequest,
+    FriendRequest,
+    Friendship,
+    FriendSuggestion,
+    User,
+    UserBlock,
+)
 from core.events import (
     FriendAccepted,
     FriendRemoved,
@@ -25,7 +32,12 @@ from core.events import (
 )
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
-from domain.schemas.social import FriendOut, FriendRequestOut, SuggestedFriendOut
+from domain.schemas.social import (
+    FriendOut,
+    FriendRequestOut,
+    SuggestedFriendOut,
+    SuggestionReasons,
+)
 
 
 def _now() -> datetime:
@@ -334,7 +346,74 @@ FOF_PER_FRIEND = 200
 
 
 async def friend_suggestions(res: Resources, me: int, *, limit: int) -> list[SuggestedFriendOut]:
-    """Friends of friends ("people you may know"), ranked by how many friends you share.
+    """People you may know: the graph job's ranking when it has scored you (one primary-key
+    range of ``friend_suggestions``), less anyone who has since become a friend, a pending
+    request or a block either way; otherwise the friends of friends."""
+    async with res.db.directory()() as session:
+        stored = (await session.execute(_stored_suggestions(me, limit))).all()
+    if stored:
+        return [
+            SuggestedFriendOut(
+                user_id=row.candidate_id,
+                username=row.username,
+                display_name=row.display_name,
+                mutual_friends=row.mutual_friends,
+                reasons=SuggestionReasons(
+                    mutual_friend_ids=list(row.mutual_ids),
+                    shared_rooms=row.shared_rooms,
+                    shared_groups=row.shared_groups,
+                    shared_subjects=row.shared_subjects,
+                    same_community=bool(row.same_community),
+                ),
+                source="graph",
+            )
+            for row in stored
+        ]
+    return await friends_of_friends(res, me, limit=limit)
+
+
+def _stored_suggestions(
+    me: int, limit: int
+) -> Select[int, int, list[int], int, int, int, bool, str, str]:
+    s = FriendSuggestion
+    friend = select(Friendship.user2_id).where(
+        Friendship.user1_id == me, Friendship.user2_id == s.candidate_id
+    )
+    blocked = select(UserBlock.blocker_id).where(
+        or_(
+            and_(UserBlock.blocker_id == me, UserBlock.blocked_id == s.candidate_id),
+            and_(UserBlock.blocker_id == s.candidate_id, UserBlock.blocked_id == me),
+        )
+    )
+    pending = select(FriendRequest.id).where(
+        FriendRequest.status == "pending",
+        or_(
+            and_(FriendRequest.from_user_id == me, FriendRequest.to_user_id == s.candidate_id),
+            and_(FriendRequest.from_user_id == s.candidate_id, FriendRequest.to_user_id == me),
+        ),
+    )
+    return (
+        select(
+            s.candidate_id,
+            s.mutual_friends,
+            s.mutual_ids,
+            s.shared_rooms,
+            s.shared_groups,
+            s.shared_subjects,
+            s.same_community,
+            User.username,
+            User.display_name,
+        )
+        .join(User, User.id == s.candidate_id)
+        .where(s.user_id == me, ~friend.exists(), ~blocked.exists(), ~pending.exists())
+        .order_by(s.rank)
+        .limit(limit)
+    )
+
+
+async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[SuggestedFriendOut]:
+    """Friends of friends ("people you may know"), ranked by how many friends you share: the
+    fallback for users the graph job has not scored.
 
     Bounded work whatever the graph: at most 100 of your friends, and at most 200 friends of
     each, are read (one UNION ALL of index range scans on idx_friendships_user1), so a hub with
@@ -402,6 +481,14 @@ async def friend_suggestions(res: Resources, me: int, *, limit: int) -> list[Sug
             mutual_friends=count,
             username=names[user_id][0],
             display_name=names[user_id][1],
+            reasons=SuggestionReasons(
+                mutual_friend_ids=[],
+                shared_rooms=None,
+                shared_groups=None,
+                shared_subjects=None,
+                same_community=None,
+            ),
+            source="friends_of_friends",
         )
         for user_id, count in ranked
         if user_id in names

@@ -9,6 +9,7 @@ from dagster import Definitions
 
 from graph_jobs.community_assets import community_assets, community_checks
 from graph_jobs.resources import InfluxResource, KafkaResource, MySQLResource, Neo4jResource
+from graph_jobs.suggestion_assets import suggestion_assets, suggestion_checks
 from graph_jobs.sync.assets import (
     graph_event_sync,
     graph_events_sensor,
@@ -31,8 +32,8 @@ def resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[*relation_assets, graph_weights, *community_assets],
-    asset_checks=[*relation_checks, *community_checks],
+    assets=[*relation_assets, graph_weights, *community_assets, *suggestion_assets],
+    asset_checks=[*relation_checks, *community_checks, *suggestion_checks],
     jobs=[graph_full_sync, graph_event_sync],
     schedules=[graph_nightly_resync],
     sensors=[graph_events_sensor],

@@ -240,11 +240,12 @@ def evaluate_recommend(
     with scratch_graph(driver, database, n, train) as graph:
         say(f"loaded into Neo4j as :{graph.label} in {time.monotonic() - started:.1f} s")
         community = detect_communities(driver, database, label=graph.label, rel=graph.rel)
-        top = recommend.popular(driver, database, graph)
-        model = recommend.learn(driver, database, graph, seed=seed)
+        snap = recommend.snapshot(driver, database, graph)
+        model = recommend.learn(driver, database, graph, snap, seed=seed)
         say(f"weights fitted on {model.fitted_on} left-out training edges: {model.as_dict()}")
-        found = recommend.candidates(driver, database, graph, users, top)
-    say(f"scored in {time.monotonic() - started:.1f} s")
+    top = recommend.Popular.of(snap)
+    index = snap.index_of()  # the scratch graph's ids are this file's node numbers
+    say(f"fitted in {time.monotonic() - started:.1f} s")
 
     totals: dict[str, list[float]] = {m: [0.0, 0.0, 0.0] for m in METHODS}
     for user in users:
@@ -262,10 +263,9 @@ def evaluate_recommend(
                 scores[list(table)] = list(table.values())
             orders[name] = _ordered(scores, tiebreak, excluded)
         orders["popularity"] = _ordered(degree, tiebreak, excluded)
-        rows = found.get(user, [])
+        found = recommend.pool(snap, top, index[user], model.features)
         scores = np.full(n, -np.inf)
-        if rows:
-            scores[[c.candidate for c in rows]] = model.scores(rows)
+        scores[snap.ids[found.candidates]] = model.scores(found.x)
         orders["studyhub"] = _ordered(scores, tiebreak, excluded)
         for name, order in orders.items():
             p, r, mrr = _metrics(order, relevant, k)

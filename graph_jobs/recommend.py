@@ -4,28 +4,36 @@ The same code scores the product graph ((:User)-[:FRIEND]-(:User), ``PRODUCT``) 
 evaluation's scratch graphs (``studyhub graph evaluate recommend``, ``graph_jobs.evaluate``), so
 the numbers in docs/graph.md are the job's numbers.
 
-Candidates of a user u: the friends of friends (2 hops), plus the most befriended users overall
-and in u's community (so that a user with few friends still gets suggestions). Friends, u and,
-on the product graph, blocked users in either direction are never candidates.
+The graph is read out of Neo4j once per run into arrays (``Snapshot``: a CSR adjacency, degrees,
+the GDS communities, and on the product graph blocks, rooms, groups and subjects), and every
+user is scored there. One Cypher statement per user expanding two hops costs 20 ms of Neo4j
+time at 12 friends each and grows with the square of the degree; the same arithmetic over
+arrays costs well under a millisecond, so a whole graph scores in the time Cypher takes for a
+few thousand users.
 
-Features of a pair (u, v), all computed by one Cypher statement per batch of users:
-- ``ra``: resource allocation, the sum over common friends z of 1/deg(z);
-- ``aa``: Adamic-Adar, the sum of 1/log(deg(z));
-- ``cn``: common friends (log1p);
+Candidates of a user u: the friends of friends, on the product graph the people u shares a
+room or a group with, and the most befriended users overall and in u's community (so that a
+user with few friends still gets suggestions). Never u, a friend, or anyone blocked in either
+direction.
+
+Features of a pair (u, v):
+- ``ra``: log of resource allocation, the sum over common friends z of 1/deg(z);
+- ``aa``: log of Adamic-Adar, the sum of 1/log(deg(z));
+- ``cn``: log1p of the common friends;
 - ``salton``: cn / sqrt(deg(u) deg(v));
 - ``popularity``: log1p(deg(v));
 - ``same_community``: both in one GDS Leiden community (``User.community``);
-- the last three weighed by u's own friends (``_derive``): popularity for users with few,
-  resource allocation and community for users with many;
+- the last three weighed by u's own friends (``popularity_for_few``, ``ra_by_degree``,
+  ``community_by_degree``): a linear score ranks each user's candidates alike, but popularity
+  says more about a newcomer's next friend, common friends and community more about a
+  well-connected user's;
 - on the product graph also ``shared_rooms``, ``shared_groups`` and ``shared_subjects``.
 
-The score is linear in the standardised features. Its weights are learned, per run, on the
-graph itself by leaving edges out: for a sample of friendships (u, h) the pair is scored as if
-it did not exist (paths through h are ignored, both degrees lose one), against u's other
-candidates, and a conditional logit (one softmax per user) is fitted by gradient descent. The
-common-neighbour features of (u, h) do not depend on the edge u-h, so leaving it out costs no
-copy of the graph. Resource allocation alone is one point of the model's space; the fit moves
-away from it only as far as the left-out edges reward.
+The score is linear in the standardised features. Its weights are learned per run on the graph
+itself: a sample of friendships is left out (of the arrays, and of the GDS projection the fit's
+communities come from), each left-out pair is scored against its user's other candidates, and a
+conditional logit (one softmax per user) is fitted by gradient descent, starting from resource
+allocation alone.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +65,9 @@ FEATURES = (
 CONTEXT_FEATURES = ("shared_rooms", "shared_groups", "shared_subjects")
 POPULAR_OVERALL = 50  # the most befriended users, candidates of everyone
 POPULAR_PER_COMMUNITY = 20  # the most befriended of each community, candidates of its members
-BATCH = 200  # users per Cypher statement
+CO_MEMBERS = 200  # members of one room or group taken as candidates, at most
 NEGATIVES = 400  # candidates kept per left-out edge when fitting (sampled, seeded)
+FIT_SAMPLE = 2000  # left-out edges per fit
 FIT_COMMUNITY = "community_fit"  # written for the fit only, removed after it
 FLOOR = 1e-3  # ra and aa enter as log(x + FLOOR): a product of factors, not a sum
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -85,189 +94,283 @@ class GraphRef:
 PRODUCT = GraphRef(USER, FRIEND, context=True)
 
 
+# -- the graph as arrays -------------------------------------------------------------------
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of the sparse rows -> cols, each row's columns sorted and unique."""
+    if rows.size:
+        pairs = np.unique(np.stack([rows, cols], axis=1), axis=0)
+        rows, cols = pairs[:, 0], pairs[:, 1]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    return np.cumsum(indptr), cols.astype(np.int64)
+
+
 @dataclass
-class Candidate:
-    """One suggestion before ranking: the candidate, its features and the reasons behind them."""
+class Memberships:
+    """Users to entities (rooms, groups or subjects) and back, as two CSR matrices."""
 
-    user: int
-    candidate: int
-    values: dict[str, float]
-    mutual: list[int] = field(default_factory=list)  # up to five common friends
-    mutual_count: int = 0
+    user_ptr: np.ndarray
+    user_items: np.ndarray
+    item_ptr: np.ndarray
+    item_users: np.ndarray
+
+    @classmethod
+    def build(cls, users: np.ndarray, items: np.ndarray, n_users: int) -> Memberships:
+        n_items = int(items.max()) + 1 if items.size else 0
+        user_ptr, user_items = _csr(users, items, n_users)
+        item_ptr, item_users = _csr(items, users, n_items)
+        return cls(user_ptr, user_items, item_ptr, item_users)
+
+    def of(self, user: int) -> np.ndarray:
+        return self.user_items[self.user_ptr[user] : self.user_ptr[user + 1]]
+
+    def members(self, item: int) -> np.ndarray:
+        return self.item_users[self.item_ptr[item] : self.item_ptr[item + 1]]
+
+    def shared(self, user: int, others: np.ndarray) -> np.ndarray:
+        """How many entities each of ``others`` shares with ``user``."""
+        mine = self.of(user)
+        counts = np.zeros(len(others))
+        if mine.size == 0 or others.size == 0:
+            return counts
+        starts, ends = self.user_ptr[others], self.user_ptr[others + 1]
+        lengths = ends - starts
+        if lengths.sum() == 0:
+            return counts
+        owner = np.repeat(np.arange(len(others)), lengths)
+        flat = self.user_items[_ranges(starts, lengths)]
+        np.add.at(counts, owner[np.isin(flat, mine)], 1.0)
+        return counts
 
 
-def _pair_query(graph: GraphRef, community: str) -> str:
-    """Friends of friends of each user, aggregated per candidate; ``held`` (or null) is a
-    friend treated as left out: no path through it, and it stays a candidate."""
-    label, rel = graph.label, graph.rel
-    blocked = (
-        f" AND NOT (u)-[:{BLOCKED}]-(v)" if graph.context else ""
-    )  # both directions: a block hides each from the other
-    context = (
-        f", COUNT {{ (u)-[:{IN_ROOM}]->()<-[:{IN_ROOM}]-(v) }} AS shared_rooms"
-        f", COUNT {{ (u)-[:{MEMBER_OF}]->()<-[:{MEMBER_OF}]-(v) }} AS shared_groups"
-        f", COUNT {{ (u)-[:{STUDIES}]->()<-[:{STUDIES}]-(v) }} AS shared_subjects"
-        if graph.context
-        else ""
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of range(s, s + l) for each start and length, vectorised."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    ranges: np.ndarray = np.arange(total, dtype=np.int64) + offsets
+    return ranges
+
+
+@dataclass
+class Snapshot:
+    """The friendship graph as arrays, indexed 0..n-1 (``ids`` maps back to user ids)."""
+
+    ids: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    community: np.ndarray  # -1: none
+    blocked: dict[int, set[int]] = field(default_factory=dict)  # either direction
+    rooms: Memberships | None = None
+    groups: Memberships | None = None
+    subjects: Memberships | None = None
+
+    @classmethod
+    def from_edges(
+        cls,
+        ids: Sequence[int],
+        edges: Sequence[tuple[int, int]],
+        community: Sequence[int] | None = None,
+    ) -> Snapshot:
+        """From user ids and undirected pairs of them (tests, and ``snapshot``)."""
+        id_array = np.asarray(ids, dtype=np.int64)
+        index = {int(u): i for i, u in enumerate(id_array)}
+        n = len(id_array)
+        a = np.fromiter((index[x] for x, _ in edges), dtype=np.int64, count=len(edges))
+        b = np.fromiter((index[y] for _, y in edges), dtype=np.int64, count=len(edges))
+        keep = a != b
+        a, b = a[keep], b[keep]
+        indptr, indices = _csr(np.concatenate([a, b]), np.concatenate([b, a]), n)
+        labels = np.full(n, -1, dtype=np.int64) if community is None else np.asarray(community)
+        return cls(id_array, indptr, indices, labels.astype(np.int64))
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    @property
+    def degree(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def index_of(self) -> dict[int, int]:
+        return {int(u): i for i, u in enumerate(self.ids)}
+
+    def friends(self, i: int) -> np.ndarray:
+        return self.indices[self.indptr[i] : self.indptr[i + 1]]
+
+    def without(self, pairs: Sequence[tuple[int, int]]) -> Snapshot:
+        """The same graph less some friendships (pairs of indices), for the fit."""
+        n = self.size
+        rows = np.repeat(np.arange(n, dtype=np.int64), self.degree)
+        drop = {a * n + b for a, b in pairs} | {b * n + a for a, b in pairs}
+        keys = rows * n + self.indices
+        keep = ~np.isin(keys, np.fromiter(drop, dtype=np.int64, count=len(drop)))
+        indptr, indices = _csr(rows[keep], self.indices[keep], n)
+        return Snapshot(
+            self.ids, indptr, indices, self.community, self.blocked,
+            self.rooms, self.groups, self.subjects,
+        )  # fmt: skip
+
+
+def _stream(driver: Driver, database: str, query: str) -> Iterator[Any]:
+    with driver.session(database=database) as session:
+        yield from session.run(query)
+
+
+def snapshot(
+    driver: Driver, database: str, graph: GraphRef, *, community: str = "community"
+) -> Snapshot:
+    """Read the graph out of Neo4j: nodes with their community, then each relationship once."""
+    ids: list[int] = []
+    labels: list[int] = []
+    for record in _stream(
+        driver, database, f"MATCH (n:{graph.label}) RETURN n.id AS id, n.{community} AS c"
+    ):
+        ids.append(int(record["id"]))
+        labels.append(-1 if record["c"] is None else int(record["c"]))
+    pairs = [
+        (int(r["a"]), int(r["b"]))
+        for r in _stream(
+            driver,
+            database,
+            f"MATCH (a:{graph.label})-[:{graph.rel}]->(b:{graph.label}) "
+            "RETURN a.id AS a, b.id AS b",
+        )
+    ]
+    snap = Snapshot.from_edges(ids, pairs, labels)
+    if graph.context:
+        index = snap.index_of()
+        for record in _stream(
+            driver,
+            database,
+            f"MATCH (a:{USER})-[:{BLOCKED}]->(b:{USER}) RETURN a.id AS a, b.id AS b",
+        ):
+            a, b = index.get(int(record["a"])), index.get(int(record["b"]))
+            if a is not None and b is not None:
+                snap.blocked.setdefault(a, set()).add(b)
+                snap.blocked.setdefault(b, set()).add(a)
+        snap.rooms = _memberships(driver, database, index, IN_ROOM, "id")
+        snap.groups = _memberships(driver, database, index, MEMBER_OF, "id")
+        snap.subjects = _memberships(driver, database, index, STUDIES, "name")
+    return snap
+
+
+def _memberships(
+    driver: Driver, database: str, index: dict[int, int], rel: str, key: str
+) -> Memberships:
+    items: dict[Any, int] = {}
+    users: list[int] = []
+    entities: list[int] = []
+    query = f"MATCH (u:{USER})-[:{rel}]->(x) RETURN u.id AS u, x.{key} AS x"
+    for record in _stream(driver, database, query):
+        user = index.get(int(record["u"]))
+        if user is None or record["x"] is None:
+            continue
+        users.append(user)
+        entities.append(items.setdefault(record["x"], len(items)))
+    return Memberships.build(
+        np.asarray(users, dtype=np.int64), np.asarray(entities, dtype=np.int64), len(index)
     )
-    return (
-        "UNWIND $rows AS row "
-        f"MATCH (u:{label} {{id: row.user}}) "
-        f"OPTIONAL MATCH (h:{label} {{id: row.held}}) "
-        "CALL (u, h) { "
-        f"  MATCH (u)-[:{rel}]-(z:{label}) WHERE h IS NULL OR z <> h "
-        f"  WITH u, h, z, COUNT {{ (z)-[:{rel}]-() }} AS dz "
-        f"  MATCH (z)-[:{rel}]-(v:{label}) "
-        f"  WHERE v <> u AND (v = h OR NOT (u)-[:{rel}]-(v)){blocked} "
-        "  WITH v, count(z) AS cn, sum(1.0 / dz) AS ra, sum(1.0 / log(dz)) AS aa, "
-        "       collect(z.id)[..5] AS mutual "
-        "  RETURN v, cn, ra, aa, mutual "
-        "} "
-        f"WITH u, v, cn, ra, aa, mutual, COUNT {{ (u)-[:{rel}]-() }} AS du, "
-        f"     COUNT {{ (v)-[:{rel}]-() }} AS dv "
-        "RETURN u.id AS user, v.id AS candidate, cn, ra, aa, du, dv, mutual, "
-        f"       coalesce(u.{community} = v.{community}, false) AS same_community"
-        f"{context}"
-    )
 
 
-def _popular_query(graph: GraphRef, community: str) -> str:
-    return (
-        f"MATCH (n:{graph.label}) WITH n, COUNT {{ (n)-[:{graph.rel}]-() }} AS d "
-        f"WHERE d > 0 RETURN n.id AS id, d, n.{community} AS community ORDER BY d DESC, id"
-    )
-
-
-def _friends_query(graph: GraphRef, community: str) -> str:
-    """Each user's degree, community and which of ``ids`` are already friends (or blocked)."""
-    blocked = (
-        f" + [(u)-[:{BLOCKED}]-(b:{graph.label}) WHERE b.id IN $ids | b.id]"
-        if graph.context
-        else ""
-    )
-    return (
-        f"UNWIND $users AS uid MATCH (u:{graph.label} {{id: uid}}) "
-        f"RETURN uid AS user, u.{community} AS community, COUNT {{ (u)-[:{graph.rel}]-() }} AS du, "
-        f"[(u)-[:{graph.rel}]-(f:{graph.label}) WHERE f.id IN $ids | f.id]{blocked} AS excluded"
-    )
+# -- candidates and features ---------------------------------------------------------------
 
 
 @dataclass
 class Popular:
-    """The most befriended users, overall and per community: (id, degree, community)."""
+    overall: np.ndarray  # indices, most befriended first
+    per_community: dict[int, np.ndarray]
 
-    overall: list[tuple[int, int, int | None]]
-    per_community: dict[int, list[tuple[int, int, int | None]]]
-
-    def ids(self) -> list[int]:
-        seen = {i for i, _, _ in self.overall}
-        for top in self.per_community.values():
-            seen.update(i for i, _, _ in top)
-        return sorted(seen)
-
-
-def popular(
-    driver: Driver, database: str, graph: GraphRef, *, community: str = "community"
-) -> Popular:
-    overall: list[tuple[int, int, int | None]] = []
-    per: dict[int, list[tuple[int, int, int | None]]] = {}
-    with driver.session(database=database) as session:
-        for record in session.run(_popular_query(graph, community)):
-            row = (int(record["id"]), int(record["d"]), record["community"])
-            if len(overall) < POPULAR_OVERALL:
-                overall.append(row)
-            if row[2] is not None:
-                top = per.setdefault(int(row[2]), [])
-                if len(top) < POPULAR_PER_COMMUNITY:
-                    top.append(row)
-    return Popular(overall, per)
-
-
-def _derive(values: dict[str, float], du: int) -> None:
-    """Features that weigh the others by how many friends u has: a linear score ranks each
-    user's candidates alike, but popularity says more about a newcomer's next friend, and
-    common friends and communities more about a well-connected user's."""
-    own = math.log1p(max(du, 0))
-    values["popularity_for_few"] = values["popularity"] / (1.0 + own)
-    values["ra_by_degree"] = values["ra"] * own
-    values["community_by_degree"] = values["same_community"] * own
-
-
-def _values(record: Any, graph: GraphRef, held: bool, candidate_held: bool) -> dict[str, float]:
-    # A left-out friendship still counts in both degrees: take it off.
-    du = int(record["du"]) - (1 if held else 0)
-    dv = int(record["dv"]) - (1 if candidate_held else 0)
-    cn = int(record["cn"])
-    values = {
-        "ra": math.log(float(record["ra"]) + FLOOR),
-        "aa": math.log(float(record["aa"]) + FLOOR),
-        "cn": math.log1p(cn),
-        "salton": cn / math.sqrt(max(du, 1) * max(dv, 1)),
-        "popularity": math.log1p(max(dv, 0)),
-        "same_community": 1.0 if record["same_community"] else 0.0,
-    }
-    _derive(values, du)
-    if graph.context:
-        for name in CONTEXT_FEATURES:
-            values[name] = float(record[name])
-    return values
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def candidates(
-    driver: Driver,
-    database: str,
-    graph: GraphRef,
-    users: Sequence[int],
-    top: Popular,
-    *,
-    held: dict[int, int] | None = None,
-    community: str = "community",
-) -> dict[int, list[Candidate]]:
-    """Every candidate of each user with its features. ``held`` maps a user to the friend it
-    is scored without (fitting); that friend is then a candidate like any stranger."""
-    held = held or {}
-    found: dict[int, dict[int, Candidate]] = {u: {} for u in users}
-    query = _pair_query(graph, community)
-    popular_ids = top.ids()
-    for chunk in _chunks(list(users), BATCH):
-        rows = [{"user": u, "held": held.get(u)} for u in chunk]
-        records, _, _ = driver.execute_query(query, rows=rows, database_=database)
-        for record in records:
-            user, cand = int(record["user"]), int(record["candidate"])
-            found[user][cand] = Candidate(
-                user,
-                cand,
-                _values(record, graph, user in held, held.get(user) == cand),
-                mutual=[int(m) for m in record["mutual"]],
-                mutual_count=int(record["cn"]),
-            )
-        # Popular users no path reaches: no common friends, only popularity and community.
-        info, _, _ = driver.execute_query(
-            _friends_query(graph, community), users=list(chunk), ids=popular_ids, database_=database
+    @classmethod
+    def of(cls, snap: Snapshot) -> Popular:
+        degree = snap.degree
+        order = np.lexsort((snap.ids, -degree))
+        order = order[degree[order] > 0]
+        per: dict[int, list[int]] = {}
+        for i in order:
+            c = int(snap.community[i])
+            if c >= 0 and len(per.setdefault(c, [])) < POPULAR_PER_COMMUNITY:
+                per[c].append(int(i))
+        return cls(
+            order[:POPULAR_OVERALL], {c: np.asarray(v, dtype=np.int64) for c, v in per.items()}
         )
-        for record in info:
-            user, own = int(record["user"]), record["community"]
-            excluded = set(record["excluded"]) - {held.get(user)}
-            pool = list(top.overall)
-            if own is not None:
-                pool += top.per_community.get(int(own), [])
-            for cand, degree, cand_community in pool:
-                if cand == user or cand in excluded or cand in found[user]:
-                    continue
-                values = dict.fromkeys(graph.features, 0.0)
-                values["ra"] = values["aa"] = math.log(FLOOR)
-                dv = degree - (1 if held.get(user) == cand else 0)
-                values["popularity"] = math.log1p(max(dv, 0))
-                same = own is not None and cand_community == own
-                values["same_community"] = 1.0 if same else 0.0
-                _derive(values, int(record["du"]) - (1 if user in held else 0))
-                found[user][cand] = Candidate(user, cand, values)
-    return {u: list(c.values()) for u, c in found.items()}
+
+
+@dataclass
+class Pool:
+    """One user's candidates (indices) and their raw features, one row each."""
+
+    user: int
+    candidates: np.ndarray
+    x: np.ndarray
+    mutual: np.ndarray  # common friends per candidate
+
+
+def pool(snap: Snapshot, top: Popular, user: int, features: tuple[str, ...]) -> Pool:
+    """Every candidate of ``user`` (an index) with its features, in the order of ``features``."""
+    degree = snap.degree
+    friends = snap.friends(user)
+    excluded = np.concatenate([friends, [user], list(snap.blocked.get(user, ()))]).astype(np.int64)
+    # Two hops: each friend z contributes its own friends, weighted by 1/deg(z) and 1/log deg(z).
+    lengths = degree[friends]
+    reached = snap.indices[_ranges(snap.indptr[friends], lengths)]
+    dz = np.repeat(degree[friends], lengths).astype(np.float64)
+    keep = ~np.isin(reached, excluded)
+    reached, dz = reached[keep], dz[keep]
+    fof, inverse = np.unique(reached, return_inverse=True)
+    cn = np.bincount(inverse, minlength=len(fof)).astype(np.float64)
+    ra = np.bincount(inverse, weights=1.0 / dz, minlength=len(fof))
+    aa = np.bincount(inverse, weights=1.0 / np.log(dz), minlength=len(fof))  # deg(z) >= 2 here
+    extra = [top.overall]
+    own = int(snap.community[user])
+    if own >= 0 and own in top.per_community:
+        extra.append(top.per_community[own])
+    for members in (snap.rooms, snap.groups):
+        if members is not None:
+            for item in members.of(user):
+                extra.append(members.members(int(item))[:CO_MEMBERS])
+    others = np.setdiff1d(np.concatenate(extra).astype(np.int64), np.concatenate([fof, excluded]))
+    cands = np.concatenate([fof, others])
+    zeros = np.zeros(len(others))
+    cn, ra, aa = (
+        np.concatenate([cn, zeros]),
+        np.concatenate([ra, zeros]),
+        np.concatenate([aa, zeros]),
+    )
+    du = float(degree[user])
+    dv = degree[cands].astype(np.float64)
+    same = ((snap.community[cands] == own) & (own >= 0)).astype(np.float64)
+    own_log = math.log1p(du)
+    columns: dict[str, np.ndarray] = {
+        "ra": np.log(ra + FLOOR),
+        "aa": np.log(aa + FLOOR),
+        "cn": np.log1p(cn),
+        "salton": cn / np.sqrt(np.maximum(du, 1.0) * np.maximum(dv, 1.0)),
+        "popularity": np.log1p(dv),
+        "same_community": same,
+    }
+    columns["popularity_for_few"] = columns["popularity"] / (1.0 + own_log)
+    columns["ra_by_degree"] = columns["ra"] * own_log
+    columns["community_by_degree"] = same * own_log
+    for name, members in (
+        ("shared_rooms", snap.rooms),
+        ("shared_groups", snap.groups),
+        ("shared_subjects", snap.subjects),
+    ):
+        if name in features:
+            columns[name] = np.zeros(len(cands)) if members is None else members.shared(user, cands)
+    x = (
+        np.stack([columns[f] for f in features], axis=1)
+        if len(cands)
+        else np.zeros((0, len(features)))
+    )
+    return Pool(user, cands, x, cn)
+
+
+# -- the model -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -286,51 +389,47 @@ class Model:
         weights = [1.0 if f == "ra" else 0.0 for f in features]
         return cls(features, weights, [0.0] * len(features), [1.0] * len(features))
 
-    def matrix(self, rows: Iterable[Candidate]) -> np.ndarray:
-        raw = np.array([[c.values[f] for f in self.features] for c in rows], dtype=np.float64)
-        if raw.size == 0:
-            return raw.reshape(0, len(self.features))
-        standardised: np.ndarray = (raw - np.array(self.mean)) / np.array(self.scale)
-        return standardised
-
-    def scores(self, rows: Sequence[Candidate]) -> np.ndarray:
-        if not rows:
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
             return np.zeros(0)
-        scores: np.ndarray = self.matrix(rows) @ np.array(self.weights)
+        standardised = (x - np.array(self.mean)) / np.array(self.scale)
+        scores: np.ndarray = standardised @ np.array(self.weights)
         return scores
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "features": list(self.features),
             "weights": [round(w, 4) for w in self.weights],
+            "mean": [round(m, 6) for m in self.mean],
+            "scale": [round(x, 6) for x in self.scale],
             "fitted_on": self.fitted_on,
         }
 
 
 def fit(
-    groups: Sequence[tuple[list[Candidate], int]],
+    groups: Sequence[tuple[np.ndarray, int]],
     features: tuple[str, ...],
     *,
     l2: float = 1e-2,
     steps: int = 400,
     rate: float = 0.05,
 ) -> Model:
-    """A conditional logit: for each group (candidates, index of the left-out friend), the
-    softmax of the scores should put its mass on the friend. Adam on the mean log-loss."""
-    usable = [(rows, pos) for rows, pos in groups if rows and 0 <= pos < len(rows)]
+    """A conditional logit: for each group (a feature matrix of candidates, the row of the
+    left-out friend), the softmax of the scores should put its mass on the friend. Adam on the
+    mean log-loss, starting from resource allocation, so the fit can only move away from it as
+    far as the left-out edges reward."""
+    usable = [(x, pos) for x, pos in groups if len(x) and 0 <= pos < len(x)]
     if not usable:
         return Model.resource_allocation(features)
-    flat = [c for rows, _ in usable for c in rows]
-    raw = np.array([[c.values[f] for f in features] for c in flat], dtype=np.float64)
+    raw = np.concatenate([x for x, _ in usable])
     mean = raw.mean(axis=0)
     scale = raw.std(axis=0)
     scale[scale == 0] = 1.0
     x = (raw - mean) / scale
-    sizes = np.array([len(rows) for rows, _ in usable])
+    sizes = np.array([len(g) for g, _ in usable])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     positives = starts + np.array([pos for _, pos in usable])
     group_of = np.repeat(np.arange(len(usable)), sizes)
-    # Start from resource allocation (in standardised units), so the fit can only improve it.
     w = np.array([1.0 if f == "ra" else 0.0 for f in features])
     m, v = np.zeros_like(w), np.zeros_like(w)
     for step in range(1, steps + 1):
@@ -347,88 +446,145 @@ def fit(
     return Model(features, w.tolist(), mean.tolist(), scale.tolist(), fitted_on=len(usable))
 
 
-def sample_held_out(
-    driver: Driver, database: str, graph: GraphRef, *, size: int, seed: int
-) -> dict[int, int]:
-    """Up to ``size`` friendships (u, h), one per user u, drawn with the seed: the edges the
-    weights are fitted on. Users are drawn in proportion to their friends, as a random edge
-    picks them (and as a held-out edge does in the evaluation); users with a single friend
-    are skipped, since nothing would be left of them."""
-    records, _, _ = driver.execute_query(
-        f"MATCH (u:{graph.label}) WITH u, COUNT {{ (u)-[:{graph.rel}]-() }} AS d WHERE d > 1 "
-        "RETURN u.id AS id, d ORDER BY id",
-        database_=database,
-    )
+def sample_held_out(snap: Snapshot, *, size: int, seed: int) -> list[tuple[int, int]]:
+    """Up to ``size`` friendships (u, h) as indices, one per user u, drawn with the seed: the
+    edges the weights are fitted on. Users are drawn in proportion to their friends, as a
+    random edge picks them (and as a held-out edge does in the evaluation); users with a
+    single friend are skipped, since nothing would be left of them."""
     rng = random.Random(seed)  # noqa: S311  (seeded on purpose: reproducible)
+    degree = snap.degree
     # Weighted sampling without replacement (Efraimidis and Spirakis): the largest keys win.
     keyed = sorted(
-        ((rng.random() ** (1.0 / int(r["d"])), int(r["id"])) for r in records), reverse=True
+        ((rng.random() ** (1.0 / int(degree[i])), i) for i in range(snap.size) if degree[i] > 1),
+        reverse=True,
     )
-    chosen = sorted(user for _, user in keyed[:size])
-    held: dict[int, int] = {}
-    for chunk in _chunks(chosen, 1000):
-        rows, _, _ = driver.execute_query(
-            f"UNWIND $ids AS uid MATCH (u:{graph.label} {{id: uid}})-[:{graph.rel}]-(f) "
-            "WITH uid, collect(f.id) AS friends RETURN uid, friends",
-            ids=list(chunk),
-            database_=database,
-        )
-        for row in rows:
-            friends = sorted(int(f) for f in row["friends"])
-            held[int(row["uid"])] = rng.choice(friends)
-    return held
+    chosen = sorted(i for _, i in keyed[:size])
+    return [(u, int(snap.friends(u)[rng.randrange(int(degree[u]))])) for u in chosen]
 
 
 def learn(
     driver: Driver,
     database: str,
     graph: GraphRef,
+    snap: Snapshot,
     *,
-    sample: int = 2000,
+    sample: int = FIT_SAMPLE,
     seed: int = 42,
 ) -> Model:
-    """Weights fitted on left-out friendships of the graph itself (see the module). The
-    communities the fit sees are computed without those friendships (``community_fit``): with
-    them, a left-out pair would look like one community because of the very edge left out."""
-    held = sample_held_out(driver, database, graph, size=sample, seed=seed)
+    """Weights fitted on friendships left out of the graph itself (see the module). The
+    communities the fit sees come from a GDS projection without those friendships
+    (``community_fit``, removed afterwards): with them, a left-out pair would share a
+    community because of the very edge left out, and the fit would learn the leak."""
+    held = sample_held_out(snap, size=sample, seed=seed)
     if not held:
         return Model.resource_allocation(graph.features)
+    ids = snap.ids
     try:
         detect_communities(
             driver,
             database,
             label=graph.label,
             rel=graph.rel,
-            without=list(held.items()),
+            without=[(int(ids[u]), int(ids[h])) for u, h in held],
             write_property=FIT_COMMUNITY,
             seed=seed,
         )
-        top = popular(driver, database, graph, community=FIT_COMMUNITY)
-        found = candidates(
-            driver, database, graph, sorted(held), top, held=held, community=FIT_COMMUNITY
-        )
+        fit_labels = snapshot_communities(driver, database, graph, snap, FIT_COMMUNITY)
     finally:
         with driver.session(database=database) as session:
             session.run(
                 f"MATCH (n:{graph.label}) WHERE n.{FIT_COMMUNITY} IS NOT NULL "
                 f"CALL (n) {{ REMOVE n.{FIT_COMMUNITY} }} IN TRANSACTIONS OF 10000 ROWS"
             ).consume()
+    left = snap.without(held)
+    left.community = fit_labels
+    top = Popular.of(left)
     rng = random.Random(seed + 1)  # noqa: S311  (seeded on purpose: reproducible)
-    groups: list[tuple[list[Candidate], int]] = []
-    for user, friend in held.items():
-        rows = found.get(user, [])
-        positive = next((c for c in rows if c.candidate == friend), None)
-        if positive is None:  # out of reach of every candidate source: nothing to learn
+    groups: list[tuple[np.ndarray, int]] = []
+    for user, friend in held:
+        found = pool(left, top, user, graph.features)
+        where = np.nonzero(found.candidates == friend)[0]
+        if where.size == 0:  # out of reach of every candidate source: nothing to learn
             continue
-        others = [c for c in rows if c.candidate != friend]
+        others = np.delete(np.arange(len(found.candidates)), where[0])
         if len(others) > NEGATIVES:
-            others = rng.sample(others, NEGATIVES)
-        groups.append(([positive, *others], 0))
+            others = np.asarray(rng.sample(list(others), NEGATIVES))
+        groups.append((found.x[np.concatenate([[where[0]], others]).astype(np.int64)], 0))
     return fit(groups, graph.features)
 
 
-def rank(model: Model, rows: Sequence[Candidate], k: int) -> list[tuple[Candidate, float]]:
-    """The k best candidates, best first; ties by candidate id."""
-    scores = model.scores(rows)
-    order = sorted(range(len(rows)), key=lambda i: (-scores[i], rows[i].candidate))
-    return [(rows[i], float(scores[i])) for i in order[:k]]
+def snapshot_communities(
+    driver: Driver, database: str, graph: GraphRef, snap: Snapshot, prop: str
+) -> np.ndarray:
+    index = snap.index_of()
+    labels = np.full(snap.size, -1, dtype=np.int64)
+    query = f"MATCH (n:{graph.label}) WHERE n.{prop} IS NOT NULL RETURN n.id AS id, n.{prop} AS c"
+    for record in _stream(driver, database, query):
+        i = index.get(int(record["id"]))
+        if i is not None:
+            labels[i] = int(record["c"])
+    return labels
+
+
+# -- suggestions ---------------------------------------------------------------------------
+
+
+@dataclass
+class Suggestion:
+    """One ranked suggestion with the reasons a user is shown."""
+
+    user_id: int
+    candidate_id: int
+    rank: int
+    score: float
+    mutual_friends: int
+    mutual_ids: list[int]  # up to five of them
+    shared_rooms: int = 0
+    shared_groups: int = 0
+    shared_subjects: int = 0
+    same_community: bool = False
+
+
+def suggest(
+    snap: Snapshot,
+    model: Model,
+    top: Popular,
+    users: Sequence[int],
+    *,
+    k: int = 20,
+) -> Iterator[list[Suggestion]]:
+    """The k best candidates of each user (indices), best first, with their reasons."""
+    features = model.features
+    column = {name: i for i, name in enumerate(features)}
+    for user in users:
+        found = pool(snap, top, user, features)
+        if len(found.candidates) == 0:
+            yield []
+            continue
+        scores = model.scores(found.x)
+        best = np.lexsort((snap.ids[found.candidates], -scores))[:k]
+        mine = snap.friends(user)
+        ranked = []
+        for rank, row in enumerate(best, 1):
+            cand = int(found.candidates[row])
+            mutual = np.intersect1d(mine, snap.friends(cand), assume_unique=True)[:5]
+            x = found.x[row]
+            ranked.append(
+                Suggestion(
+                    user_id=int(snap.ids[user]),
+                    candidate_id=int(snap.ids[cand]),
+                    rank=rank,
+                    score=round(float(scores[row]), 4),
+                    mutual_friends=int(found.mutual[row]),
+                    mutual_ids=[int(snap.ids[m]) for m in mutual],
+                    shared_rooms=int(x[column["shared_rooms"]]) if "shared_rooms" in column else 0,
+                    shared_groups=int(x[column["shared_groups"]])
+                    if "shared_groups" in column
+                    else 0,
+                    shared_subjects=(
+                        int(x[column["shared_subjects"]]) if "shared_subjects" in column else 0
+                    ),
+                    same_community=bool(x[column["same_community"]] > 0),
+                )
+            )
+        yield ranked

@@ -31,7 +31,9 @@ async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> Frie
 async def friend_suggestions(
     user_id: UserId, res: Res, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[SuggestedFriendOut]:
-    """Friends of your friends who are not your friends yet, most mutual friends first."""
+    """People you may know, with the reasons for each: the graph job's ranking (friends of
+    friends, shared rooms, groups and subjects, communities; docs/graph.md), or, until the job
+    has scored you, friends of your friends, most mutual friends first."""
     return await actions.friend_suggestions(res, user_id, limit=limit)
 
 

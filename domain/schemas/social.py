@@ -35,8 +35,23 @@ class CountOut(BaseModel):
     count: int
 
 
+class SuggestionReasons(BaseModel):
+    """Why someone is suggested. None: not known for this suggestion (the friends-of-friends
+    fallback counts mutual friends and nothing else)."""
+
+    mutual_friend_ids: list[int]  # up to five of the mutual friends
+    shared_rooms: int | None
+    shared_groups: int | None
+    shared_subjects: int | None
+    same_community: bool | None
+
+
 class SuggestedFriendOut(BaseModel):
     user_id: int
     username: str
     display_name: str
     mutual_friends: int
+    reasons: SuggestionReasons
+    # "graph": ranked by the graph job (docs/graph.md); "friends_of_friends": the SQL fallback
+    # for users the job has not scored yet.
+    source: Literal["graph", "friends_of_friends"]

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from dagster import AssetSelection, materialize
 from neo4j import Driver
 from typer.testing import CliRunner
 
 from graph_jobs import recommend
-from graph_jobs.evaluate import _baselines, scratch_graph, scratch_left
+from graph_jobs.communities import detect_communities
+from graph_jobs.definitions import resources
+from graph_jobs.evaluate import scratch_graph, scratch_left
+from graph_jobs.sync.assets import graph_weights, relation_assets
 from stack.main import app
+from tests.utils.api import People, Person
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 DATABASE = "neo4j"
+
+
+def _befriend(a: Person, b: Person) -> None:
+    sent = a.http.post("/friends/requests", json={"to_user_id": b.id})
+    assert sent.status_code == 201, sent.text
+    assert b.http.post(f"/friends/requests/{sent.json()['id']}/accept").status_code == 200
 
 
 def _planted(tmp_path: Path, blocks: int = 3, size: int = 30, seed: int = 3) -> tuple[Path, Path]:
@@ -36,29 +46,22 @@ def _planted(tmp_path: Path, blocks: int = 3, size: int = 30, seed: int = 3) -> 
     return edges, labels
 
 
-def test_the_cypher_features_are_the_textbook_scores(neo4j: Driver) -> None:
+def test_the_snapshot_is_the_graph_neo4j_holds(neo4j: Driver) -> None:
     rng = random.Random(11)
     draws = ((rng.randrange(60), rng.randrange(60)) for _ in range(240))
     edges = sorted({(a, b) for a, b in draws if a < b})
+    with scratch_graph(neo4j, DATABASE, 60, edges) as graph:
+        detect_communities(neo4j, DATABASE, label=graph.label, rel=graph.rel)
+        snap = recommend.snapshot(neo4j, DATABASE, graph)
+    assert sorted(snap.ids.tolist()) == list(range(60))
+    index = snap.index_of()
     adjacency: dict[int, set[int]] = defaultdict(set)
     for a, b in edges:
         adjacency[a].add(b)
         adjacency[b].add(a)
-    users = [u for u in range(60) if adjacency[u]][:20]
-    with scratch_graph(neo4j, DATABASE, 60, edges) as graph:
-        top = recommend.popular(neo4j, DATABASE, graph)
-        found = recommend.candidates(neo4j, DATABASE, graph, users, top)
-    for user in users:
-        cn, aa, ra = _baselines({i: adjacency[i] for i in range(60)}, user)
-        reached = {c.candidate: c for c in found[user] if c.mutual_count > 0}
-        assert set(reached) == set(cn), user
-        for cand, row in reached.items():
-            assert row.mutual_count == cn[cand]
-            assert row.values["ra"] == pytest.approx(math.log(ra[cand] + recommend.FLOOR))
-            assert row.values["aa"] == pytest.approx(math.log(aa[cand] + recommend.FLOOR))
-            assert set(row.mutual) <= adjacency[user] & adjacency[cand]
-        # Never a friend, never the user.
-        assert not {c.candidate for c in found[user]} & (adjacency[user] | {user})
+    for node in range(60):
+        assert {int(snap.ids[f]) for f in snap.friends(index[node])} == adjacency[node]
+    assert (snap.community >= 0).all()  # Leiden labelled every node, and the snapshot has it
     assert scratch_left(neo4j, DATABASE) == 0
 
 
@@ -129,3 +132,43 @@ def test_bad_files_get_a_message_naming_the_problem(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 2
     assert "does not exist" in missing.output
+
+
+def test_on_the_product_graph_blocks_hide_and_shared_groups_count(
+    people: People, neo4j: Driver
+) -> None:
+    """The scorer over (:User)-[:FRIEND]-(:User) as the sync writes it from the API."""
+    alice, bob, carol, dave = (people.register(prefix=f"pymk{i}") for i in range(4))
+    for other in (alice, carol, dave):
+        _befriend(bob, other)
+    assert alice.http.post(f"/blocks/{dave.id}").status_code == 204
+    group = alice.http.post("/groups", json={"name": f"pymk {alice.id}", "subject": "Physics"})
+    assert group.status_code == 201, group.text
+    assert carol.http.post(f"/groups/{group.json()['id']}/join").status_code == 200
+    synced = materialize(
+        [*relation_assets, graph_weights],
+        resources=resources(),
+        selection=AssetSelection.assets(
+            "graph_users",
+            "graph_friendships",
+            "graph_blocks",
+            "graph_groups",
+            "graph_group_members",
+        ),
+    )
+    assert synced.success
+    snap = recommend.snapshot(neo4j, DATABASE, recommend.PRODUCT)
+    index = snap.index_of()
+    top = recommend.Popular.of(snap)
+    model = recommend.Model.resource_allocation(recommend.PRODUCT.features)
+    (ranked,) = recommend.suggest(snap, model, top, [index[alice.id]], k=1000)
+    by_id = {s.candidate_id: s for s in ranked}
+    assert carol.id in by_id  # a friend of a friend...
+    assert by_id[carol.id].mutual_ids == [bob.id]
+    assert by_id[carol.id].shared_groups == 1  # ...who shares her group
+    assert dave.id not in by_id  # blocked: never suggested, whatever the path
+    assert bob.id not in by_id  # already a friend
+    assert alice.id not in by_id
+    # Dave does not see Alice either: a block hides each from the other.
+    (theirs,) = recommend.suggest(snap, model, top, [index[dave.id]], k=1000)
+    assert alice.id not in {s.candidate_id for s in theirs}

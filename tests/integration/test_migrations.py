@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 EXPECTED_TABLES = {
     "user_graph_metrics",
+    "friend_suggestions",
     "users",
     "study_rooms",
     "room_participants",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,17 @@ from graph_jobs.evaluate import (
     read_labels,
     split,
 )
-from graph_jobs.recommend import Candidate, GraphRef, Model, fit
+from graph_jobs.recommend import (
+    FLOOR,
+    GraphRef,
+    Memberships,
+    Model,
+    Popular,
+    Snapshot,
+    fit,
+    pool,
+    suggest,
+)
 
 
 def test_edge_files_take_spaces_commas_and_comments(tmp_path: Path) -> None:
@@ -81,30 +92,24 @@ def test_the_baselines_by_hand() -> None:
     assert aa[3] == pytest.approx(1 / math.log(2) + 1 / math.log(3))
 
 
-def _candidate(user: int, cand: int, features: tuple[str, ...], **values: float) -> Candidate:
-    return Candidate(user, cand, {f: values.get(f, 0.0) for f in features})
-
-
 def test_the_fit_learns_what_predicts_the_left_out_friend() -> None:
     features = GraphRef().features
+    column = {f: i for i, f in enumerate(features)}
     groups = []
-    for user in range(200):
+    for _ in range(200):
         # The friend shares a community and has a middling ra; decoys have a higher ra.
-        friend = _candidate(user, 1, features, ra=1.0, same_community=1.0)
-        decoys = [
-            _candidate(user, 10 + i, features, ra=2.0 + i / 10, same_community=0.0)
-            for i in range(20)
-        ]
-        groups.append(([friend, *decoys], 0))
+        x = np.zeros((21, len(features)))
+        x[0, column["ra"]], x[0, column["same_community"]] = 1.0, 1.0
+        x[1:, column["ra"]] = 2.0 + np.arange(20) / 10
+        groups.append((x, 0))
     model = fit(groups, features)
     assert model.fitted_on == 200
     weights = dict(zip(model.features, model.weights, strict=True))
     assert weights["same_community"] > 0
-    rows, _ = groups[0]
-    assert int(model.scores(rows).argmax()) == 0  # the friend ranks first
+    x, _ = groups[0]
+    assert int(model.scores(x).argmax()) == 0  # the friend ranks first
     # Resource allocation alone ranks it last: the fit moved away from where it started.
-    ra_only = Model.resource_allocation(features)
-    assert int(ra_only.scores(rows).argmin()) == 0
+    assert int(Model.resource_allocation(features).scores(x).argmin()) == 0
 
 
 def test_no_usable_group_falls_back_to_resource_allocation() -> None:
@@ -112,6 +117,78 @@ def test_no_usable_group_falls_back_to_resource_allocation() -> None:
     model = fit([], features)
     assert model.fitted_on == 0
     assert dict(zip(model.features, model.weights, strict=True))["ra"] == 1.0
+
+
+def _random_graph(n: int, m: int, seed: int) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    draws = ((rng.randrange(n), rng.randrange(n)) for _ in range(m))
+    return sorted({(min(a, b), max(a, b)) for a, b in draws if a != b})
+
+
+def test_the_array_features_are_the_textbook_scores() -> None:
+    ids = [1000 + i for i in range(80)]  # user ids are not indices
+    edges = _random_graph(80, 320, seed=11)
+    snap = Snapshot.from_edges(ids, [(ids[a], ids[b]) for a, b in edges])
+    adjacency: dict[int, set[int]] = {i: set() for i in range(80)}
+    for a, b in edges:
+        adjacency[a].add(b)
+        adjacency[b].add(a)
+    features = GraphRef().features
+    column = {f: i for i, f in enumerate(features)}
+    top = Popular.of(snap)
+    for user in range(80):
+        found = pool(snap, top, user, features)
+        cn, aa, ra = _baselines(adjacency, user)
+        reached = {int(c): row for row, c in enumerate(found.candidates) if found.mutual[row] > 0}
+        assert set(reached) == set(cn), user
+        for cand, row in reached.items():
+            assert found.mutual[row] == cn[cand]
+            assert found.x[row, column["ra"]] == pytest.approx(math.log(ra[cand] + FLOOR))
+            assert found.x[row, column["aa"]] == pytest.approx(math.log(aa[cand] + FLOOR))
+        # Never a friend, never the user; the popular ones fill in without common friends.
+        assert not set(found.candidates.tolist()) & (adjacency[user] | {user})
+        assert set(top.overall.tolist()) - adjacency[user] - {user} <= set(
+            found.candidates.tolist()
+        )
+
+
+def test_left_out_friendships_leave_both_ends() -> None:
+    snap = Snapshot.from_edges([10, 11, 12, 13], [(10, 11), (11, 12), (10, 12), (12, 13)])
+    left = snap.without([(0, 1)])
+    assert left.friends(0).tolist() == [2]
+    assert left.friends(1).tolist() == [2]
+    assert left.friends(2).tolist() == [0, 1, 3]
+    assert snap.friends(0).tolist() == [1, 2]  # the original is untouched
+    # Left out, 11 is a candidate of 10 again, through 12.
+    found = pool(left, Popular.of(left), 0, GraphRef().features)
+    assert 1 in found.candidates.tolist()
+
+
+def test_blocks_hide_and_shared_memberships_count() -> None:
+    # 0 and 2 share friend 1; 3 is a friend of 1 too but blocked by 0.
+    snap = Snapshot.from_edges([0, 1, 2, 3, 4], [(0, 1), (1, 2), (1, 3)])
+    snap.blocked = {0: {3}, 3: {0}}
+    # Rooms: 0, 2 and 4 sit in room 0; groups: 0 and 2 in group 0 and group 1.
+    snap.rooms = Memberships.build(np.array([0, 2, 4]), np.array([0, 0, 0]), 5)
+    snap.groups = Memberships.build(np.array([0, 2, 0, 2]), np.array([0, 0, 1, 1]), 5)
+    snap.subjects = Memberships.build(np.array([0, 4]), np.array([0, 0]), 5)
+    features = GraphRef(context=True).features
+    column = {f: i for i, f in enumerate(features)}
+    found = pool(snap, Popular.of(snap), 0, features)
+    rows = {int(c): r for r, c in enumerate(found.candidates)}
+    assert 3 not in rows  # blocked
+    assert 4 in rows  # no friend in common, but a room: a candidate from the room
+    assert found.x[rows[2], column["shared_rooms"]] == 1
+    assert found.x[rows[2], column["shared_groups"]] == 2
+    assert found.x[rows[4], column["shared_subjects"]] == 1
+    assert found.x[rows[4], column["shared_groups"]] == 0
+    model = Model.resource_allocation(features)
+    (ranked,) = suggest(snap, model, Popular.of(snap), [0], k=5)
+    first = ranked[0]
+    assert first.candidate_id == 2
+    assert first.mutual_ids == [1]
+    assert first.shared_groups == 2
+    assert 3 not in {s.candidate_id for s in ranked}
 
 
 def test_graph_names_are_identifiers_only() -> None:

@@ -3,7 +3,7 @@
 from core.db.models.base import Base
 from core.db.models.buddies import BuddyRequest, StudyBuddy, StudyProfile, StudyProfileSubject
 from core.db.models.chat import ChatMessage
-from core.db.models.graph import UserGraphMetrics
+from core.db.models.graph import FriendSuggestion, UserGraphMetrics
 from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
 from core.db.models.moderation import ModerationEvent
 from core.db.models.rooms import RoomInvite, RoomParticipant, StudyRoom
@@ -16,6 +16,7 @@ __all__ = [
     "ChatMessage",
     "DiscussionGroup",
     "FriendRequest",
+    "FriendSuggestion",
     "Friendship",
     "GroupMember",
     "GroupPost",

@@ -1,0 +1,122 @@
+"""People you may know for every user, stored for serving in MySQL's ``friend_suggestions``.
+
+One run: read the product graph out of Neo4j (``recommend.snapshot``), fit the weights on it
+(``recommend.learn``), rank every user's candidates and upsert the top ``k`` of each with its
+reasons, then delete what the run did not write (shorter lists, users gone). The API reads one
+user's rows by primary key and drops any candidate that has become a friend, a pending
+request or a block since the run (domain.social), so a stale row is never shown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import Driver
+from sqlalchemy import Engine, delete, text
+from sqlalchemy.dialects.mysql import insert
+
+from core.db.models import FriendSuggestion
+from graph_jobs import recommend
+
+SUGGESTIONS_PER_USER = 20
+WRITE_BATCH = 10_000  # rows per INSERT ... ON DUPLICATE KEY UPDATE
+UPDATED = (
+    "candidate_id",
+    "score",
+    "mutual_friends",
+    "mutual_ids",
+    "shared_rooms",
+    "shared_groups",
+    "shared_subjects",
+    "same_community",
+    "computed_at",
+)
+
+
+@dataclass
+class SuggestionReport:
+    users: int
+    scored: int  # users with at least one suggestion
+    rows: int
+    removed: int
+    model: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _row(s: recommend.Suggestion, at: Any) -> dict[str, Any]:
+    return {
+        "user_id": s.user_id,
+        "rank": s.rank,
+        "candidate_id": s.candidate_id,
+        "score": s.score,
+        "mutual_friends": s.mutual_friends,
+        "mutual_ids": s.mutual_ids,
+        "shared_rooms": min(s.shared_rooms, 32767),
+        "shared_groups": min(s.shared_groups, 32767),
+        "shared_subjects": min(s.shared_subjects, 32767),
+        "same_community": s.same_community,
+        "computed_at": at,
+    }
+
+
+def store_suggestions(
+    driver: Driver,
+    database: str,
+    engine: Engine,
+    *,
+    k: int = SUGGESTIONS_PER_USER,
+    seed: int = 42,
+    sample: int = recommend.FIT_SAMPLE,
+    users: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SuggestionReport:
+    """Score ``users`` (user ids; every user when None) and store their suggestions. With a
+    subset, only those users' rows are replaced and nobody else's are swept."""
+    say = progress or (lambda _message: None)
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    snap = recommend.snapshot(driver, database, recommend.PRODUCT)
+    seconds["read_graph"] = round(time.monotonic() - started, 2)
+    say(f"graph read: {snap.size} users, {len(snap.indices) // 2} friendships")
+    mark = time.monotonic()
+    model = recommend.learn(driver, database, recommend.PRODUCT, snap, seed=seed, sample=sample)
+    seconds["fit"] = round(time.monotonic() - mark, 2)
+    say(f"weights fitted on {model.fitted_on} left-out friendships: {model.as_dict()}")
+    top = recommend.Popular.of(snap)
+    index = snap.index_of()
+    chosen = list(range(snap.size)) if users is None else [index[u] for u in users if u in index]
+    mark = time.monotonic()
+    written = scored = removed = 0
+    rows_in = insert(FriendSuggestion)
+    upsert = rows_in.on_duplicate_key_update({name: rows_in.inserted[name] for name in UPDATED})
+    with engine.connect() as conn:
+        at = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+        rows: list[dict[str, Any]] = []
+        for done, ranked in enumerate(recommend.suggest(snap, model, top, chosen, k=k), 1):
+            scored += 1 if ranked else 0
+            rows.extend(_row(s, at) for s in ranked)
+            if len(rows) >= WRITE_BATCH:
+                conn.execute(upsert, rows)
+                conn.commit()
+                written, rows = written + len(rows), []
+                say(f"{done}/{len(chosen)} users scored, {written} rows written")
+        if rows:
+            conn.execute(upsert, rows)
+            written += len(rows)
+        stale = delete(FriendSuggestion).where(FriendSuggestion.computed_at < at)
+        if users is not None:
+            stale = stale.where(FriendSuggestion.user_id.in_([int(snap.ids[i]) for i in chosen]))
+        removed = int(conn.execute(stale).rowcount)
+        conn.commit()
+    seconds["score_and_write"] = round(time.monotonic() - mark, 2)
+    return SuggestionReport(
+        users=len(chosen),
+        scored=scored,
+        rows=written,
+        removed=removed,
+        model=model.as_dict(),
+        seconds=seconds,
+    )
