@@ -114,56 +114,68 @@ def planted_partition_gamma(inside: float, total: float, squared_degrees: float)
     return (omega_in - omega_out) / (math.log(omega_in) - math.log(omega_out))
 
 
-def _estimate_gamma(driver: Driver, database: str, name: str, seed: int) -> tuple[float, int]:
-    """Leiden's resolution, estimated without labels: run at gamma, measure the densities of
-    what it found, set gamma to the planted-partition value, until it settles. Modularity's
-    fixed gamma of 1 merges small communities in large graphs (its resolution limit) and
-    splits nothing in dense ones; the estimate follows the graph instead."""
-    degrees, _, _ = driver.execute_query(
+def _degrees(driver: Driver, database: str, name: str) -> dict[int, float]:
+    records, _, _ = driver.execute_query(
         "CALL gds.degree.stream($name, {relationshipWeightProperty: 'weight'}) "
         "YIELD nodeId, score RETURN nodeId, score",
         name=name,
         database_=database,
     )
-    degree = {int(r["nodeId"]): float(r["score"]) for r in degrees}
+    return {int(r["nodeId"]): float(r["score"]) for r in records}
+
+
+def _squared_degree_sums(
+    driver: Driver, database: str, name: str, prop: str, degree: dict[int, float]
+) -> float:
+    """The sum over communities (node property ``prop`` of the projection) of their degree
+    sum squared: the expected-edges term of modularity."""
+    records, _, _ = driver.execute_query(
+        "CALL gds.graph.nodeProperty.stream($name, $prop) "
+        "YIELD nodeId, propertyValue RETURN nodeId, propertyValue AS community",
+        name=name,
+        prop=prop,
+        database_=database,
+    )
+    sums: dict[int, float] = {}
+    for r in records:
+        community = int(r["community"])
+        sums[community] = sums.get(community, 0.0) + degree.get(int(r["nodeId"]), 0.0)
+    return sum(v * v for v in sums.values())
+
+
+def _estimate_gamma(
+    driver: Driver, database: str, name: str, seed: int, degree: dict[int, float]
+) -> tuple[float, int]:
+    """Leiden's resolution, estimated without labels: run at gamma, measure the densities of
+    what it found, set gamma to the planted-partition value, until it settles. Modularity's
+    fixed gamma of 1 merges small communities in large graphs (its resolution limit) and
+    splits nothing in dense ones; the estimate follows the graph instead.
+
+    GDS's Leiden reports the modularity at its gamma, inside / m - gamma * squared / (2m)^2
+    (checked against a direct count), so the weight inside communities follows from it and
+    the squared degree sums; gds.modularity.stats is not used: it fails on the benchmark's
+    population (ArrayIndexOutOfBounds in GDS 2.13)."""
     total = sum(degree.values()) / 2
     gamma, steps = 1.0, 0
-    while steps < RESOLUTION_STEPS:
+    while steps < RESOLUTION_STEPS and total > 0:
         steps += 1
-        driver.execute_query(
+        records, _, _ = driver.execute_query(
             "CALL gds.leiden.mutate($name, {mutateProperty: 'community_try', gamma: $gamma, "
             "randomSeed: $seed, concurrency: 1, relationshipWeightProperty: 'weight'}) "
-            "YIELD communityCount RETURN communityCount",
+            "YIELD modularity RETURN modularity",
             name=name,
             gamma=gamma,
             seed=seed,
             database_=database,
         )
-        stats, _, _ = driver.execute_query(
-            "CALL gds.modularity.stats($name, {communityProperty: 'community_try', "
-            "relationshipWeightProperty: 'weight'}) YIELD modularity RETURN modularity",
-            name=name,
-            database_=database,
-        )
-        found, _, _ = driver.execute_query(
-            "CALL gds.graph.nodeProperty.stream($name, 'community_try') "
-            "YIELD nodeId, propertyValue RETURN nodeId, propertyValue AS community",
-            name=name,
-            database_=database,
-        )
-        sums: dict[int, float] = {}
-        for r in found:
-            community = int(r["community"])
-            sums[community] = sums.get(community, 0.0) + degree.get(int(r["nodeId"]), 0.0)
-        squared = sum(v * v for v in sums.values())
-        # Modularity = inside / total - squared / (2 total)^2, so inside follows from it.
-        inside = total * (float(stats[0]["modularity"]) + squared / (4 * total * total))
+        squared = _squared_degree_sums(driver, database, name, "community_try", degree)
         driver.execute_query(
             "CALL gds.graph.nodeProperties.drop($name, ['community_try']) "
             "YIELD propertiesRemoved RETURN propertiesRemoved",
             name=name,
             database_=database,
         )
+        inside = total * (float(records[0]["modularity"]) + gamma * squared / (4 * total**2))
         estimate = planted_partition_gamma(inside, total, squared)
         if estimate is None:
             break
@@ -196,9 +208,10 @@ def detect_communities(
         relationships,
     ):
         gamma, steps = 1.0, 0
+        degree = _degrees(driver, database, name)
         if algorithm == "leiden":
             if resolution is None:
-                gamma, steps = _estimate_gamma(driver, database, name, seed)
+                gamma, steps = _estimate_gamma(driver, database, name, seed, degree)
             else:
                 gamma = resolution
             # Seeded and on one thread: the same graph gives the same communities.
@@ -210,21 +223,19 @@ def detect_communities(
         records, _, _ = driver.execute_query(
             f"CALL gds.{algorithm}.mutate($name, {{mutateProperty: $property, {options}"
             "relationshipWeightProperty: 'weight'}) "
-            "YIELD communityCount, ranLevels, computeMillis "
-            "RETURN communityCount, ranLevels, computeMillis",
+            "YIELD communityCount, ranLevels, computeMillis, modularity "
+            "RETURN communityCount, ranLevels, computeMillis, modularity",
             name=name,
             seed=seed,
             gamma=gamma,
             property=write_property,
             database_=database,
         )
-        stats, _, _ = driver.execute_query(
-            "CALL gds.modularity.stats($name, {communityProperty: $property, "
-            "relationshipWeightProperty: 'weight'}) YIELD modularity RETURN modularity",
-            name=name,
-            property=write_property,
-            database_=database,
-        )
+        modularity = float(records[0]["modularity"])
+        total = sum(degree.values()) / 2
+        if gamma != 1.0 and total > 0:
+            squared = _squared_degree_sums(driver, database, name, write_property, degree)
+            modularity += (gamma - 1.0) * squared / (4 * total**2)
         driver.execute_query(
             "CALL gds.graph.nodeProperties.write($name, [$property]) "
             "YIELD propertiesWritten RETURN propertiesWritten",
@@ -238,7 +249,7 @@ def detect_communities(
         nodes=nodes,
         relationships=relationships,
         communities=int(row["communityCount"]),
-        modularity=float(stats[0]["modularity"]),
+        modularity=modularity,
         levels=int(row["ranLevels"]),
         compute_ms=int(row["computeMillis"]),
         resolution=round(gamma, 3),

@@ -167,6 +167,7 @@ class Snapshot:
     rooms: Memberships | None = None
     groups: Memberships | None = None
     subjects: Memberships | None = None
+    _marks: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_edges(
@@ -190,6 +191,12 @@ class Snapshot:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    def marks(self) -> np.ndarray:
+        """A reusable all-False flag per node (``pool`` sets and clears it per user)."""
+        if self._marks is None or len(self._marks) != self.size:
+            self._marks = np.zeros(self.size, dtype=bool)
+        return self._marks
 
     @property
     def degree(self) -> np.ndarray:
@@ -223,23 +230,22 @@ def _stream(driver: Driver, database: str, query: str) -> Iterator[Any]:
 def snapshot(
     driver: Driver, database: str, graph: GraphRef, *, community: str = "community"
 ) -> Snapshot:
-    """Read the graph out of Neo4j: nodes with their community, then each relationship once."""
+    """Read the graph out of Neo4j: one record per node, with its community and the ids at
+    the far end of its outgoing relationships (each friendship is stored once, so once)."""
     ids: list[int] = []
     labels: list[int] = []
-    for record in _stream(
-        driver, database, f"MATCH (n:{graph.label}) RETURN n.id AS id, n.{community} AS c"
-    ):
-        ids.append(int(record["id"]))
+    pairs: list[tuple[int, int]] = []
+    # One record per node, not per relationship: the driver decodes a list of ints far faster
+    # than as many records (2.5 million friendships: about a third of the time).
+    query = (
+        f"MATCH (n:{graph.label}) RETURN n.id AS id, n.{community} AS c, "
+        f"[(n)-[:{graph.rel}]->(m:{graph.label}) | m.id] AS out"
+    )
+    for record in _stream(driver, database, query):
+        node = int(record["id"])
+        ids.append(node)
         labels.append(-1 if record["c"] is None else int(record["c"]))
-    pairs = [
-        (int(r["a"]), int(r["b"]))
-        for r in _stream(
-            driver,
-            database,
-            f"MATCH (a:{graph.label})-[:{graph.rel}]->(b:{graph.label}) "
-            "RETURN a.id AS a, b.id AS b",
-        )
-    ]
+        pairs.extend((node, int(other)) for other in record["out"])
     snap = Snapshot.from_edges(ids, pairs, labels)
     if graph.context:
         index = snap.index_of()
@@ -309,6 +315,19 @@ class Pool:
     mutual: np.ndarray  # common friends per candidate
 
 
+def _extra_candidates(snap: Snapshot, top: Popular, user: int) -> np.ndarray:
+    """Candidates no path of two friendships reaches: the popular, and room and group mates."""
+    extra = [top.overall]
+    own = int(snap.community[user])
+    if own >= 0 and own in top.per_community:
+        extra.append(top.per_community[own])
+    for members in (snap.rooms, snap.groups):
+        if members is not None:
+            for item in members.of(user):
+                extra.append(members.members(int(item))[:CO_MEMBERS])
+    return np.concatenate(extra).astype(np.int64)
+
+
 def pool(snap: Snapshot, top: Popular, user: int, features: tuple[str, ...]) -> Pool:
     """Every candidate of ``user`` (an index) with its features, in the order of ``features``."""
     degree = snap.degree
@@ -318,21 +337,22 @@ def pool(snap: Snapshot, top: Popular, user: int, features: tuple[str, ...]) -> 
     lengths = degree[friends]
     reached = snap.indices[_ranges(snap.indptr[friends], lengths)]
     dz = np.repeat(degree[friends], lengths).astype(np.float64)
-    keep = ~np.isin(reached, excluded)
-    reached, dz = reached[keep], dz[keep]
-    fof, inverse = np.unique(reached, return_inverse=True)
+    mark = snap.marks()  # a flag per node, set here and cleared below: O(1) membership tests
+    mark[excluded] = True
+    try:
+        keep = ~mark[reached]
+        reached, dz = reached[keep], dz[keep]
+        fof, inverse = np.unique(reached, return_inverse=True)
+        mark[fof] = True
+        extra = _extra_candidates(snap, top, user)
+        others = np.unique(extra[~mark[extra]])
+    finally:
+        mark[excluded] = False
+        mark[fof] = False
     cn = np.bincount(inverse, minlength=len(fof)).astype(np.float64)
     ra = np.bincount(inverse, weights=1.0 / dz, minlength=len(fof))
     aa = np.bincount(inverse, weights=1.0 / np.log(dz), minlength=len(fof))  # deg(z) >= 2 here
-    extra = [top.overall]
     own = int(snap.community[user])
-    if own >= 0 and own in top.per_community:
-        extra.append(top.per_community[own])
-    for members in (snap.rooms, snap.groups):
-        if members is not None:
-            for item in members.of(user):
-                extra.append(members.members(int(item))[:CO_MEMBERS])
-    others = np.setdiff1d(np.concatenate(extra).astype(np.int64), np.concatenate([fof, excluded]))
     cands = np.concatenate([fof, others])
     zeros = np.zeros(len(others))
     cn, ra, aa = (
@@ -562,7 +582,11 @@ def suggest(
             yield []
             continue
         scores = model.scores(found.x)
-        best = np.lexsort((snap.ids[found.candidates], -scores))[:k]
+        if len(scores) > k:  # the k best first, then only those sorted
+            head = np.argpartition(-scores, k - 1)[:k]
+            best = head[np.lexsort((snap.ids[found.candidates[head]], -scores[head]))]
+        else:
+            best = np.lexsort((snap.ids[found.candidates], -scores))
         mine = snap.friends(user)
         ranked = []
         for rank, row in enumerate(best, 1):

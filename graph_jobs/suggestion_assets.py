@@ -61,6 +61,7 @@ def graph_friend_suggestions(
             "fitted_on": report.model["fitted_on"],
             "weights": MetadataValue.json(weights),
             "model": MetadataValue.json(report.model),  # all of it: enough to score with
+            "per_user": config.per_user,  # the event sync's re-scoring keeps as many
             "seconds": MetadataValue.json(report.seconds),
         }
     )

@@ -36,6 +36,19 @@ UPDATED = (
 )
 
 
+def model_from(metadata: dict[str, Any] | None) -> recommend.Model | None:
+    """The model a full run stored in its materialisation's ``model`` metadata, if any."""
+    if not metadata or "weights" not in metadata:
+        return None
+    return recommend.Model(
+        features=tuple(metadata["features"]),
+        weights=list(metadata["weights"]),
+        mean=list(metadata["mean"]),
+        scale=list(metadata["scale"]),
+        fitted_on=int(metadata.get("fitted_on", 0)),
+    )
+
+
 @dataclass
 class SuggestionReport:
     users: int
@@ -71,23 +84,35 @@ def store_suggestions(
     seed: int = 42,
     sample: int = recommend.FIT_SAMPLE,
     users: Sequence[int] | None = None,
+    neighbours: bool = False,
+    model: recommend.Model | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SuggestionReport:
     """Score ``users`` (user ids; every user when None) and store their suggestions. With a
-    subset, only those users' rows are replaced and nobody else's are swept."""
+    subset, only those users' rows are replaced and nobody else's are swept; ``neighbours``
+    adds their friends (whose friends of friends a change of theirs also changes). With a
+    ``model`` the weights are not fitted again."""
     say = progress or (lambda _message: None)
     seconds: dict[str, float] = {}
     started = time.monotonic()
     snap = recommend.snapshot(driver, database, recommend.PRODUCT)
     seconds["read_graph"] = round(time.monotonic() - started, 2)
     say(f"graph read: {snap.size} users, {len(snap.indices) // 2} friendships")
-    mark = time.monotonic()
-    model = recommend.learn(driver, database, recommend.PRODUCT, snap, seed=seed, sample=sample)
-    seconds["fit"] = round(time.monotonic() - mark, 2)
-    say(f"weights fitted on {model.fitted_on} left-out friendships: {model.as_dict()}")
+    if model is None:
+        mark = time.monotonic()
+        model = recommend.learn(driver, database, recommend.PRODUCT, snap, seed=seed, sample=sample)
+        seconds["fit"] = round(time.monotonic() - mark, 2)
+        say(f"weights fitted on {model.fitted_on} left-out friendships: {model.as_dict()}")
     top = recommend.Popular.of(snap)
     index = snap.index_of()
-    chosen = list(range(snap.size)) if users is None else [index[u] for u in users if u in index]
+    if users is None:
+        chosen = list(range(snap.size))
+    else:
+        picked = {index[u] for u in users if u in index}
+        if neighbours:
+            for i in list(picked):
+                picked.update(int(f) for f in snap.friends(i))
+        chosen = sorted(picked)
     mark = time.monotonic()
     written = scored = removed = 0
     rows_in = insert(FriendSuggestion)
@@ -108,7 +133,8 @@ def store_suggestions(
             written += len(rows)
         stale = delete(FriendSuggestion).where(FriendSuggestion.computed_at < at)
         if users is not None:
-            stale = stale.where(FriendSuggestion.user_id.in_([int(snap.ids[i]) for i in chosen]))
+            ids = [int(snap.ids[i]) for i in chosen]
+            stale = stale.where(FriendSuggestion.user_id.in_(ids))
         removed = int(conn.execute(stale).rowcount)
         conn.commit()
     seconds["score_and_write"] = round(time.monotonic() - mark, 2)

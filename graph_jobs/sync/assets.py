@@ -44,8 +44,10 @@ from dagster import (
 from sqlalchemy import Engine
 
 from core.events import ROOM_EVENTS, SOCIAL_EVENTS, Event
+from core.graph import BLOCKED, FRIEND
 from core.settings import get_settings
 from graph_jobs.resources import KafkaResource, MySQLResource, Neo4jResource
+from graph_jobs.suggestions import SUGGESTIONS_PER_USER, model_from, store_suggestions
 from graph_jobs.sync.consume import drain, lag
 from graph_jobs.sync.events import GraphChanges
 from graph_jobs.sync.full import (
@@ -61,6 +63,7 @@ GROUP_NAME = "social_graph"
 EVENT_TOPICS = (SOCIAL_EVENTS, ROOM_EVENTS)
 # Beyond these shares (of rows counted, of users sampled) a failed check is an error, not a
 # warning: the event sync lags by seconds and a re-sync repairs the rest; more means a bug.
+SUGGESTIONS = AssetKey("graph_friend_suggestions")  # graph_jobs.suggestion_assets
 DRIFT_ERROR = 0.001
 SAMPLE_ERROR = 0.01
 
@@ -215,6 +218,38 @@ graph_nightly_resync = ScheduleDefinition(
 
 class EventSyncConfig(Config):
     batch: int = 5_000
+    # Re-score the suggestions of users whose friendships or blocks changed, and of their
+    # friends, with the weights of the last full run (graph_friend_suggestions).
+    refresh_suggestions: bool = True
+
+
+def _refresh_suggestions(
+    context: OpExecutionContext, neo4j: Neo4jResource, mysql: MySQLResource, touched: set[int]
+) -> None:
+    event = context.instance.get_latest_materialization_event(SUGGESTIONS)
+    done = event.asset_materialization if event is not None else None
+    stored = done.metadata.get("model") if done is not None else None
+    model = model_from(dict(stored.value) if stored is not None else None)  # type: ignore[arg-type]
+    per_user = done.metadata.get("per_user") if done is not None else None
+    if model is None:
+        context.log.info("no suggestions stored yet: nothing to refresh")
+        return
+    report = store_suggestions(
+        neo4j.driver,
+        neo4j.database,
+        mysql.directory,
+        users=sorted(touched),
+        neighbours=True,
+        model=model,
+        k=int(per_user.value) if per_user is not None else SUGGESTIONS_PER_USER,  # type: ignore[arg-type]
+    )
+    context.log.info(
+        "suggestions refreshed for %d users (%d touched and their friends), %d rows, %s",
+        report.users,
+        len(touched),
+        report.rows,
+        report.seconds,
+    )
 
 
 @op(description="Apply social-events and room-events to Neo4j, up to where the topics stood.")
@@ -223,15 +258,20 @@ def apply_graph_events(
     config: EventSyncConfig,
     neo4j: Neo4jResource,
     kafka: KafkaResource,
+    mysql: MySQLResource,
 ) -> None:
     ensure_constraints(neo4j.driver, neo4j.database)
     totals = {"created": 0, "deleted": 0}
+    touched: set[int] = set()
 
     def apply(events: list[Event]) -> None:
         changes = GraphChanges()
         for event in events:
             changes.add(event)
         counts = changes.apply(neo4j.driver, neo4j.database)
+        for kind in (FRIEND, BLOCKED):
+            for a, b in changes.pairs.get(kind, {}):
+                touched.update((a, b))
         for name, value in counts.items():
             totals[name] += value
         context.log.info(
@@ -252,6 +292,8 @@ def apply_graph_events(
         totals["created"],
         totals["deleted"],
     )
+    if touched and config.refresh_suggestions:
+        _refresh_suggestions(context, neo4j, mysql, touched)
 
 
 # In process: one op, so the default multiprocess executor would only add a second Python
