@@ -339,6 +339,7 @@ def pool(snap: Snapshot, top: Popular, user: int, features: tuple[str, ...]) -> 
     dz = np.repeat(degree[friends], lengths).astype(np.float64)
     mark = snap.marks()  # a flag per node, set here and cleared below: O(1) membership tests
     mark[excluded] = True
+    fof = np.zeros(0, dtype=np.int64)  # so that the clean-up below holds whatever fails
     try:
         keep = ~mark[reached]
         reached, dz = reached[keep], dz[keep]
