@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from neo4j import AsyncDriver, AsyncGraphDatabase
 
 from core import wire
 from core.db.sharding import AsyncShardRouter
@@ -42,6 +43,7 @@ class Resources:
     publisher: EventPublisher
     limiter: RateLimiter
     ids: IdGenerator
+    graph: AsyncDriver  # Neo4j, for the reads only the graph answers (domain.paths)
     sends: SendLimits = field(init=False)
     acks: AckLog = field(init=False)
 
@@ -82,6 +84,11 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         publisher=EventPublisher(settings),
         limiter=RateLimiter(redis, settings.rate_limit_namespace),
         ids=IdGenerator(generator_id),
+        # Connects on first use: the API starts, and serves everything else, without Neo4j.
+        graph=AsyncGraphDatabase.driver(
+            settings.neo4j_uri,
+            auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
+        ),
     )
     renewer = asyncio.get_running_loop().create_task(_renew_lease(redis, generator_id, owner))
     try:
@@ -90,6 +97,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         renewer.cancel()
         await redis.delete(wire.id_lease_key(generator_id))
         resources.publisher.close()
+        await resources.graph.close()
         await resources.db.dispose()
         await redis.aclose()
         await pool.aclose()  # a pool passed in is not closed by the client

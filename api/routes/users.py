@@ -10,8 +10,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 from api.deps import Res, UserId, client_ip
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
+from domain import paths
 from domain import users as actions
 from domain.schemas.common import Id
+from domain.schemas.social import PathOut
 from domain.schemas.users import RegisterIn, TokenOut, UserOut
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -58,3 +60,18 @@ async def search(
 async def get_user(target_id: Id, user_id: UserId, res: Res) -> UserOut:
     del user_id  # any signed-in user may look a profile up
     return await actions.get_user(res, target_id)
+
+
+@router.get("/users/{user_id}/path/{other_id}", tags=["users"])
+async def friend_path(
+    user_id: Id,
+    other_id: Id,
+    me: UserId,
+    res: Res,
+    max_hops: Annotated[int, Query(ge=1, le=paths.MAX_HOPS)] = paths.MAX_HOPS,
+) -> PathOut:
+    """The shortest chain of friends from one user to another, both ends included, at most
+    ``max_hops`` friendships long, never through anyone you have blocked or who has blocked
+    you. 404 when there is none (or a block between the two); 503 when the graph is away.
+    Read from Neo4j, which follows MySQL within the event sync's lag (docs/graph.md)."""
+    return await paths.path(res, me, user_id, other_id, max_hops=max_hops)

@@ -55,3 +55,18 @@ class SuggestedFriendOut(BaseModel):
     # "graph": ranked by the graph job (docs/graph.md); "friends_of_friends": the SQL fallback
     # for users the job has not scored yet.
     source: Literal["graph", "friends_of_friends"]
+
+
+class PathStep(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+
+
+class PathOut(BaseModel):
+    """The shortest chain of friends from one user to another, both ends included."""
+
+    from_user_id: int
+    to_user_id: int
+    hops: int
+    path: list[PathStep]
