@@ -177,13 +177,14 @@ def main(argv: list[str] | None = None) -> None:
             started = time.monotonic()
             edges, labels = write_graph(name, args.out)
             print(f"== {name} ({edges})", flush=True)  # noqa: T201
+            pairs = read_edges(edges)
             run: dict[str, Any] = {
                 "graph": name,
-                "recommend": evaluate_recommend(driver, DATABASE, read_edges(edges)),
+                "recommend": evaluate_recommend(driver, DATABASE, pairs),
             }
             if labels is not None:
                 run["communities"] = evaluate_communities(
-                    driver, DATABASE, read_edges(edges), read_labels(labels)
+                    driver, DATABASE, pairs, read_labels(labels)
                 )
             run["seconds"] = round(time.monotonic() - started, 1)
             runs.append(run)

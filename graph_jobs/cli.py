@@ -46,6 +46,17 @@ def _table(report: dict[str, Any], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _print(
+    report: dict[str, Any], edges: Path, header: str, columns: list[str], *, as_json: bool
+) -> None:
+    report["file"] = str(edges)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(f"{header}\n")
+        typer.echo(_table(report, columns))
+
+
 def _driver() -> Any:
     # The planner's notes (a two-node MATCH by id is a "cartesian product") are not news here.
     logging.getLogger("neo4j.notifications").setLevel(logging.WARNING)
@@ -95,15 +106,11 @@ def recommend_command(
         )
     finally:
         driver.close()
-    report["file"] = str(edges)
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-        return
-    typer.echo(
+    header = (
         f"{edges}: {report['nodes']} nodes, {report['edges']} edges, {report['held_out']} held "
-        f"out ({holdout:g}, seed {seed}), {report['users_scored']} users scored, k={k}\n"
+        f"out ({holdout:g}, seed {seed}), {report['users_scored']} users scored, k={k}"
     )
-    typer.echo(_table(report, ["precision", "recall", "mrr"]))
+    _print(report, edges, header, ["precision", "recall", "mrr"], as_json=as_json)
 
 
 @evaluate_app.command("communities")
@@ -131,11 +138,6 @@ def communities_command(
     except EdgeFileError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    report["file"] = str(edges)
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-        return
-    typer.echo(
-        f"{edges}: {report['nodes']} nodes, {report['edges']} edges, {report['groups']} groups\n"
-    )
-    typer.echo(_table(report, ["nmi", "ari", "modularity", "communities", "resolution"]))
+    header = f"{edges}: {report['nodes']} nodes, {report['edges']} edges, {report['groups']} groups"
+    columns = ["nmi", "ari", "modularity", "communities", "resolution"]
+    _print(report, edges, header, columns, as_json=as_json)

@@ -208,7 +208,10 @@ def detect_communities(
         relationships,
     ):
         gamma, steps = 1.0, 0
-        degree = _degrees(driver, database, name)
+        # Degrees only when a resolution other than 1 is estimated or used.
+        degree: dict[int, float] = {}
+        if algorithm == "leiden" and resolution != 1.0:
+            degree = _degrees(driver, database, name)
         if algorithm == "leiden":
             if resolution is None:
                 gamma, steps = _estimate_gamma(driver, database, name, seed, degree)

@@ -50,11 +50,9 @@ def _fields(line: str) -> list[str]:
     return line.replace(",", " ").replace("\t", " ").split()
 
 
-def read_edges(path: Path) -> list[tuple[str, str]]:
-    """Undirected pairs, each once; self-loops dropped. Lines starting with # or % are
-    comments. Raises EdgeFileError naming the first line that is not a pair."""
-    seen: set[tuple[str, str]] = set()
-    edges: list[tuple[str, str]] = []
+def _rows(path: Path, expected: str) -> Iterator[tuple[str, str]]:
+    """The first two fields of each line that is not blank or a comment (# or %); raises
+    EdgeFileError naming the first line with fewer."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             text = line.strip()
@@ -62,30 +60,26 @@ def read_edges(path: Path) -> list[tuple[str, str]]:
                 continue
             parts = _fields(text)
             if len(parts) < 2:
-                raise EdgeFileError(f"{path}:{number}: expected two node ids, got {text!r}")
-            a, b = parts[0], parts[1]
-            if a == b:
-                continue
-            key = (a, b) if a < b else (b, a)
-            if key not in seen:
-                seen.add(key)
-                edges.append(key)
+                raise EdgeFileError(f"{path}:{number}: expected {expected}, got {text!r}")
+            yield parts[0], parts[1]
+
+
+def read_edges(path: Path) -> list[tuple[str, str]]:
+    """Undirected pairs, each once; self-loops dropped."""
+    seen: set[tuple[str, str]] = set()
+    edges: list[tuple[str, str]] = []
+    for a, b in _rows(path, "two node ids"):
+        key = (a, b) if a < b else (b, a)
+        if a != b and key not in seen:
+            seen.add(key)
+            edges.append(key)
     if not edges:
         raise EdgeFileError(f"{path}: no edges")
     return edges
 
 
 def read_labels(path: Path) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text or text.startswith(("#", "%")):
-                continue
-            parts = _fields(text)
-            if len(parts) < 2:
-                raise EdgeFileError(f"{path}:{number}: expected 'node label', got {text!r}")
-            labels[parts[0]] = parts[1]
+    labels = dict(_rows(path, "'node label'"))
     if not labels:
         raise EdgeFileError(f"{path}: no labels")
     return labels

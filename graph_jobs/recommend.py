@@ -309,7 +309,6 @@ class Popular:
 class Pool:
     """One user's candidates (indices) and their raw features, one row each."""
 
-    user: int
     candidates: np.ndarray
     x: np.ndarray
     mutual: np.ndarray  # common friends per candidate
@@ -388,7 +387,7 @@ def pool(snap: Snapshot, top: Popular, user: int, features: tuple[str, ...]) -> 
         if len(cands)
         else np.zeros((0, len(features)))
     )
-    return Pool(user, cands, x, cn)
+    return Pool(cands, x, cn)
 
 
 # -- the model -----------------------------------------------------------------------------
