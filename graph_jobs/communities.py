@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from neo4j import Driver
+import pandas as pd
+from neo4j import Driver, Result
 from sqlalchemy import Engine, delete, text
 from sqlalchemy.dialects.mysql import insert
 
@@ -308,12 +309,17 @@ def rank_influence(driver: Driver, database: str, *, top_k: int = 100) -> Influe
     )
 
 
-def users_without_community(driver: Driver, database: str) -> int:
-    records, _, _ = driver.execute_query(
-        f"MATCH (u:{USER}) WHERE u.active AND u.community IS NULL RETURN count(u) AS n",
+def active_user_communities(driver: Driver, database: str) -> pd.DataFrame:
+    """Every active user's community (null if the last run did not reach them), indexed by
+    user id: the frame the ``every_active_user_has_a_community`` expectation runs over."""
+    frame: pd.DataFrame = driver.execute_query(
+        f"MATCH (u:{USER}) WHERE u.active RETURN u.id AS user_id, u.community AS community",
         database_=database,
+        result_transformer_=Result.to_df,
     )
-    return int(records[0]["n"])
+    if frame.empty:
+        frame = pd.DataFrame({"user_id": [], "community": []})
+    return frame.set_index("user_id")
 
 
 def top_churn(previous: list[int], current: list[int]) -> float:

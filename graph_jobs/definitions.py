@@ -8,9 +8,16 @@ from __future__ import annotations
 from dagster import Definitions
 
 from graph_jobs.community_assets import community_assets, community_checks
-from graph_jobs.resources import InfluxResource, KafkaResource, MySQLResource, Neo4jResource
+from graph_jobs.resources import (
+    InfluxResource,
+    KafkaResource,
+    MySQLResource,
+    Neo4jResource,
+    QualityResource,
+)
 from graph_jobs.suggestion_assets import suggestion_assets, suggestion_checks
 from graph_jobs.sync.assets import (
+    friendship_rules,
     graph_event_sync,
     graph_events_sensor,
     graph_full_sync,
@@ -28,12 +35,13 @@ def resources() -> dict[str, object]:
         "mysql": MySQLResource(),
         "kafka": KafkaResource(),
         "influx": InfluxResource(),
+        "quality": QualityResource(),
     }
 
 
 defs = Definitions(
     assets=[*relation_assets, graph_weights, *community_assets, *suggestion_assets],
-    asset_checks=[*relation_checks, *community_checks, *suggestion_checks],
+    asset_checks=[*relation_checks, *friendship_rules, *community_checks, *suggestion_checks],
     jobs=[graph_full_sync, graph_event_sync],
     schedules=[graph_nightly_resync],
     sensors=[graph_events_sensor],

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from core.clients import influx_client, neo4j_driver
 from core.db.sharding import DIRECTORY_SHARD, ShardRouter
 from core.settings import Settings, get_settings
+from graph_jobs.quality import Expectations
 
 
 def _settings() -> Settings:
@@ -120,3 +121,19 @@ class InfluxResource(ConfigurableResource):  # type: ignore[type-arg]
     @property
     def bucket(self) -> str:
         return _settings().influx_bucket
+
+
+class QualityResource(ConfigurableResource):  # type: ignore[type-arg]
+    """A Great Expectations 1.x ephemeral context for the data-quality checks
+    (``graph_jobs.quality``), opened at a check's first use and kept for the run."""
+
+    _expectations: Expectations | None = PrivateAttr(default=None)
+
+    @property
+    def gx(self) -> Expectations:
+        if self._expectations is None:
+            self._expectations = Expectations()
+        return self._expectations
+
+    def mysql_url(self, shard: int = DIRECTORY_SHARD) -> str:
+        return _settings().mysql_url(shard)

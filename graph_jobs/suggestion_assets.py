@@ -17,10 +17,9 @@ from dagster import (
     asset,
     asset_check,
 )
-from sqlalchemy import text
 
 from graph_jobs.recommend import FIT_SAMPLE
-from graph_jobs.resources import MySQLResource, Neo4jResource
+from graph_jobs.resources import MySQLResource, Neo4jResource, QualityResource
 from graph_jobs.suggestions import SUGGESTIONS_PER_USER, store_suggestions
 from graph_jobs.sync.assets import GROUP_NAME
 
@@ -67,26 +66,33 @@ def graph_friend_suggestions(
     )
 
 
-_STALE = text(
-    "SELECT COUNT(*) FROM friend_suggestions s WHERE "
+# The stored rows that break the rule. GX runs it in MariaDB (graph_jobs.quality); a GX query
+# asset takes no bind parameters, and the one value formatted in is this module's int.
+_STALE = (
+    "SELECT s.user_id, s.candidate_id, s.computed_at FROM friend_suggestions s WHERE "  # noqa: S608
     "EXISTS (SELECT 1 FROM friendships f WHERE f.user1_id = s.user_id "
     "        AND f.user2_id = s.candidate_id "
-    "        AND f.created_at < s.computed_at - INTERVAL :allow SECOND) "
+    f"        AND f.created_at < s.computed_at - INTERVAL {SYNC_ALLOWANCE_S} SECOND) "
     "OR EXISTS (SELECT 1 FROM user_blocks b WHERE "
     "        ((b.blocker_id = s.user_id AND b.blocked_id = s.candidate_id) "
     "         OR (b.blocker_id = s.candidate_id AND b.blocked_id = s.user_id)) "
-    "        AND b.created_at < s.computed_at - INTERVAL :allow SECOND) "
+    f"        AND b.created_at < s.computed_at - INTERVAL {SYNC_ALLOWANCE_S} SECOND) "
     "OR s.candidate_id = s.user_id"
 )
 
 
 @asset_check(asset=graph_friend_suggestions, blocking=True)
-def suggestions_exclude_friends_and_blocks(mysql: MySQLResource) -> AssetCheckResult:
-    with mysql.directory.connect() as conn:
-        bad = int(conn.execute(_STALE, {"allow": SYNC_ALLOWANCE_S}).scalar_one())
+def suggestions_exclude_friends_and_blocks(quality: QualityResource) -> AssetCheckResult:
+    verdict = quality.gx.no_rows(
+        "suggestions_exclude_friends_and_blocks",
+        source="directory",
+        connection_string=quality.mysql_url(),
+        query=_STALE,
+        description="no stored suggestion is the user, a friend, or blocked either way",
+    )
     return AssetCheckResult(
-        passed=bad == 0,
-        metadata={"friends_blocked_or_self": bad, "allowance_s": SYNC_ALLOWANCE_S},
+        passed=verdict.passed,
+        metadata={**verdict.metadata(), "allowance_s": SYNC_ALLOWANCE_S},
     )
 
 

@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 from core.events import ROOM_EVENTS, SOCIAL_EVENTS, Event
 from core.graph import BLOCKED, FRIEND
 from core.settings import get_settings
-from graph_jobs.resources import KafkaResource, MySQLResource, Neo4jResource
+from graph_jobs.resources import KafkaResource, MySQLResource, Neo4jResource, QualityResource
 from graph_jobs.suggestions import SUGGESTIONS_PER_USER, model_from, store_suggestions
 from graph_jobs.sync.consume import drain, lag
 from graph_jobs.sync.events import GraphChanges
@@ -123,6 +123,9 @@ def _relation_asset(relation: Relation) -> AssetsDefinition:
 
 class CheckConfig(Config):
     sample_users: int = 200
+    # Users whose neighbourhoods are compared whatever the sample draws (a user someone
+    # reported, or the one a test broke on purpose).
+    user_ids: list[int] = []  # noqa: RUF012 - pydantic copies the default per instance
 
 
 def _relation_check(relation: Relation) -> AssetChecksDefinition:
@@ -140,7 +143,7 @@ def _relation_check(relation: Relation) -> AssetChecksDefinition:
         neo4j: Neo4jResource,
         mysql: MySQLResource,
     ) -> AssetCheckResult:
-        users = sample_user_ids(mysql.directory, config.sample_users)
+        users = sorted({*config.user_ids, *sample_user_ids(mysql.directory, config.sample_users)})
         comparison = compare_relation(
             relation,
             engines=_engines(relation, mysql),
@@ -173,6 +176,42 @@ def _relation_check(relation: Relation) -> AssetChecksDefinition:
 
 relation_assets = [_relation_asset(relation) for relation in RELATIONS]
 relation_checks = [_relation_check(relation) for relation in RELATIONS]
+
+# The rows that break each rule (GX runs them in MariaDB: graph_jobs.quality). Friendships are
+# stored one row per direction and MariaDB cannot enforce it (no foreign keys or CHECKs across
+# the partitions), so these say whether the API's writes kept it.
+_ONE_WAY = (
+    "SELECT f.user1_id, f.user2_id FROM friendships f "
+    "LEFT JOIN friendships r ON r.user1_id = f.user2_id AND r.user2_id = f.user1_id "
+    "WHERE r.user1_id IS NULL"
+)
+_SELF = "SELECT user1_id, user2_id FROM friendships WHERE user1_id = user2_id"
+
+
+def _friendship_rule(name: str, query: str, description: str) -> AssetChecksDefinition:
+    # Blocking: the weights, communities and suggestions would be built on a broken graph.
+    @asset_check(
+        asset=AssetKey("graph_friendships"), name=name, description=description, blocking=True
+    )
+    def _check(quality: QualityResource) -> AssetCheckResult:
+        verdict = quality.gx.no_rows(
+            name,
+            source="directory",
+            connection_string=quality.mysql_url(),
+            query=query,
+            description=description,
+        )
+        return AssetCheckResult(passed=verdict.passed, metadata=verdict.metadata())
+
+    return _check
+
+
+friendship_rules = [
+    _friendship_rule(
+        "friendships_symmetric", _ONE_WAY, "every friendship row has its reverse in MySQL"
+    ),
+    _friendship_rule("no_self_friendship", _SELF, "no user is their own friend in MySQL"),
+]
 
 
 @asset(
