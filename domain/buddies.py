@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, select, union
+from sqlalchemy import CompoundSelect, delete, func, select, union, union_all
 from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import (
     BuddyRequest,
+    Friendship,
     StudyBuddy,
     StudyProfile,
     StudyProfileSubject,
     User,
     UserBlock,
+    UserGraphMetrics,
 )
 from core.events import BuddyAccepted, BuddyRequested, SubjectsChanged
-from domain.buddy_matching import Candidate, Slot, rank
+from domain.buddy_matching import Candidate, Proximity, Slot, rank
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
 from domain.schemas.buddies import (
@@ -29,6 +32,8 @@ from domain.schemas.buddies import (
     SuggestionOut,
 )
 from domain.social import (
+    FOF_FRIENDS_SAMPLED,
+    FOF_PER_FRIEND,
     answer_pending,
     blocked_between,
     lock_pair,
@@ -97,6 +102,8 @@ async def get_profile(res: Resources, user_id: int) -> StudyProfileOut:
 
 
 async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[SuggestionOut]:
+    """Candidates who share a subject, and people near you in the friendship graph (friends
+    and friends of friends) who have a study profile; ranked by domain.buddy_matching."""
     async with res.db.directory()() as session:
         mine = await session.get(StudyProfile, user_id)
         if mine is None:
@@ -106,7 +113,7 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
             select(UserBlock.blocked_id).where(UserBlock.blocker_id == user_id),
             select(UserBlock.blocker_id).where(UserBlock.blocked_id == user_id),
         )
-        pool = (
+        by_subject = (
             (
                 await session.execute(
                     select(StudyProfileSubject.user_id)
@@ -123,6 +130,8 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
             .scalars()
             .all()
         )
+        friends, mutual = await _near_in_graph(session, user_id, excluded)
+        pool = {*by_subject, *mutual, *friends}
         rows = (
             await session.execute(
                 select(StudyProfile, User.username, User.display_name)
@@ -130,6 +139,15 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
                 .where(StudyProfile.user_id.in_(pool))
             )
         ).all()
+        communities: dict[int, int | None] = {
+            row.user_id: row.community_id
+            for row in await session.execute(
+                select(UserGraphMetrics.user_id, UserGraphMetrics.community_id).where(
+                    UserGraphMetrics.user_id.in_({user_id, *pool}),
+                    UserGraphMetrics.community_id.is_not(None),
+                )
+            )
+        }
 
     def candidate(profile: StudyProfile) -> Candidate:
         return Candidate(
@@ -139,8 +157,21 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
             slots=tuple(Slot(s["day"], s["start"], s["end"]) for s in profile.availability),
         )
 
+    my_community = communities.get(user_id)
+    proximity = {
+        other: Proximity(
+            mutual_friends=mutual.get(other, 0),
+            friends=other in friends,
+            same_community=(
+                None
+                if my_community is None or other not in communities
+                else communities[other] == my_community
+            ),
+        )
+        for other in pool
+    }
     names = {row[0].user_id: (row[1], row[2]) for row in rows}
-    ranked = rank(candidate(mine), [candidate(row[0]) for row in rows])[:limit]
+    ranked = rank(candidate(mine), [candidate(row[0]) for row in rows], proximity=proximity)
     return [
         SuggestionOut(
             user_id=s.user_id,
@@ -150,10 +181,58 @@ async def suggestions(res: Resources, user_id: int, *, limit: int) -> list[Sugge
             shared_subjects=list(s.shared_subjects),
             common_hours=s.common_hours,
             timezone_gap_hours=s.timezone_gap_hours,
+            mutual_friends=s.proximity.mutual_friends,
+            friends=s.proximity.friends,
+            same_community=s.proximity.same_community,
             reason=s.reason,
         )
-        for s in ranked
+        for s in ranked[:limit]
     ]
+
+
+async def _near_in_graph(
+    session: AsyncSession, me: int, excluded: CompoundSelect[int]
+) -> tuple[set[int], dict[int, int]]:
+    """Your friends, and the friends of friends with a study profile by mutual friends (at
+    most ``CANDIDATE_POOL``), minus buddies and blocks.
+
+    Bounded as the friends-of-friends fallback is (domain.social): at most
+    ``FOF_FRIENDS_SAMPLED`` of your friends are walked, ``FOF_PER_FRIEND`` friends each, in one
+    UNION ALL of index range scans. For anyone with fewer friends than that the counts are exact.
+    """
+    friends = set(
+        (
+            await session.scalars(
+                select(Friendship.user2_id)
+                .where(Friendship.user1_id == me, Friendship.user2_id.not_in(excluded))
+                .order_by(Friendship.user2_id)
+                .limit(CANDIDATE_POOL)
+            )
+        ).all()
+    )
+    if not friends:
+        return friends, {}
+    walked = sorted(friends)[:FOF_FRIENDS_SAMPLED]
+    reach = union_all(
+        *(
+            select(Friendship.user2_id.label("candidate"))
+            .where(Friendship.user1_id == friend)
+            .limit(FOF_PER_FRIEND)
+            for friend in walked
+        )
+    ).subquery("reach")
+    count = func.count().label("mutual")
+    ranked = (
+        await session.execute(
+            select(reach.c.candidate, count)
+            .join(StudyProfile, StudyProfile.user_id == reach.c.candidate)
+            .where(reach.c.candidate != me, reach.c.candidate.not_in(excluded))
+            .group_by(reach.c.candidate)
+            .order_by(count.desc(), reach.c.candidate)
+            .limit(CANDIDATE_POOL)
+        )
+    ).all()
+    return friends, {int(candidate): int(mutual) for candidate, mutual in ranked}
 
 
 async def send_request(res: Resources, me: int, to: int, message: str | None) -> BuddyRequestOut:

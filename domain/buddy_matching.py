@@ -3,12 +3,22 @@
 A suggestion's score adds up what makes studying together work: shared subjects first, then
 hours of free time that overlap in the same week (in UTC, so time zones are accounted for),
 minus a small penalty for each hour of time-zone distance (beyond the overlap, a wide gap makes
-ad-hoc sessions harder). Graph proximity (friends of friends, communities from Neo4j) joins the
-score when the graph jobs land.
+ad-hoc sessions harder). Then the graph: people you already know of make a buddy request that
+gets answered, so mutual friends count (with diminishing returns: the fifth mutual friend adds
+less than the first), being friends already counts, and so does being in the same community of
+friends (``graph_communities``).
+
+The weights are product choices, not fitted: there are no accepted buddy pairs yet to fit them
+on. The graph adds at most 20 points (``MAX_GRAPH_SCORE``), as much as two shared subjects or
+ten hours of common free time: it lifts a near match and breaks ties, while subjects and time
+still lead. Once buddy acceptances accumulate, the weights can be fitted the way the friend
+recommender's are (graph_jobs/recommend.py).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -19,6 +29,10 @@ SUBJECT_WEIGHT = 10.0
 HOUR_WEIGHT = 2.0
 MAX_COUNTED_HOURS = 20.0
 TZ_PENALTY_PER_HOUR = 0.5
+MUTUAL_WEIGHT = 3.0  # times log2(1 + mutual friends): 3 for one, 6 for three, 9 for seven
+MAX_COUNTED_MUTUAL = 15
+FRIEND_WEIGHT = 4.0
+COMMUNITY_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)
@@ -37,12 +51,37 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Proximity:
+    """Where a candidate sits from the user in the friendship graph."""
+
+    mutual_friends: int = 0
+    friends: bool = False
+    same_community: bool | None = None  # None: the graph jobs have not placed one of the two
+
+
+NO_PROXIMITY = Proximity()
+MAX_GRAPH_SCORE = (
+    MUTUAL_WEIGHT * math.log2(1 + MAX_COUNTED_MUTUAL) + FRIEND_WEIGHT + COMMUNITY_WEIGHT
+)
+
+
+def graph_score(proximity: Proximity) -> float:
+    mutual = min(proximity.mutual_friends, MAX_COUNTED_MUTUAL)
+    return (
+        MUTUAL_WEIGHT * math.log2(1 + mutual)
+        + (FRIEND_WEIGHT if proximity.friends else 0.0)
+        + (COMMUNITY_WEIGHT if proximity.same_community else 0.0)
+    )
+
+
+@dataclass(frozen=True)
 class Suggestion:
     user_id: int
     score: float
     shared_subjects: tuple[str, ...]
     common_hours: float
     timezone_gap_hours: float
+    proximity: Proximity = NO_PROXIMITY
 
     @property
     def reason(self) -> str:
@@ -51,6 +90,13 @@ class Suggestion:
         parts.append(f"{self.common_hours:g} h of common free time")
         if self.timezone_gap_hours:
             parts.append(f"{self.timezone_gap_hours:g} h apart")
+        if self.proximity.friends:
+            parts.append("already friends")
+        mutual = self.proximity.mutual_friends
+        if mutual:
+            parts.append(f"{mutual} mutual friend{'s' if mutual != 1 else ''}")
+        if self.proximity.same_community:
+            parts.append("in your community")
         return ", ".join(parts)
 
 
@@ -106,9 +152,14 @@ def timezone_gap_hours(a: str, b: str, at: datetime) -> float:
 
 
 def rank(
-    me: Candidate, candidates: list[Candidate], *, at: datetime | None = None
+    me: Candidate,
+    candidates: list[Candidate],
+    *,
+    proximity: Mapping[int, Proximity] | None = None,
+    at: datetime | None = None,
 ) -> list[Suggestion]:
     """Best first; ties broken by the lower user id, so the order is stable."""
+    proximity = proximity or {}
     at = at or datetime.now(UTC)
     mine = weekly_utc_intervals(me.slots, me.timezone, at)
     suggestions = []
@@ -120,11 +171,13 @@ def rank(
             overlap_minutes(mine, weekly_utc_intervals(other.slots, other.timezone, at)) / 60, 1
         )
         gap = timezone_gap_hours(me.timezone, other.timezone, at)
+        near = proximity.get(other.user_id, NO_PROXIMITY)
         score = (
             SUBJECT_WEIGHT * len(shared)
             + HOUR_WEIGHT * min(hours, MAX_COUNTED_HOURS)
             - TZ_PENALTY_PER_HOUR * gap
+            + graph_score(near)
         )
-        suggestions.append(Suggestion(other.user_id, round(score, 2), shared, hours, gap))
+        suggestions.append(Suggestion(other.user_id, round(score, 2), shared, hours, gap, near))
     suggestions.sort(key=lambda s: (-s.score, s.user_id))
     return suggestions

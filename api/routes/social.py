@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
+from domain import communities
 from domain import social as actions
 from domain.schemas.common import Id
 from domain.schemas.social import (
+    CommunityOut,
     CountOut,
     FriendOut,
     FriendRequestIn,
     FriendRequestOut,
     SuggestedFriendOut,
+    UserCommunityOut,
 )
 
 router = APIRouter(tags=["friends"], responses=ERROR_RESPONSES)
@@ -106,3 +109,23 @@ async def mutual(
     after = decode_cursor(cursor, kind=int) or 0
     rows = await actions.mutual_friends(res, target_id, other_id, after=after, limit=limit + 1)
     return page_of(rows, limit, lambda r: r.user_id)
+
+
+@router.get("/users/{target_id}/community", tags=["communities"])
+async def user_community(target_id: Id, user_id: UserId, res: Res) -> UserCommunityOut:
+    """The user's community of friends, its size, their PageRank and their rank in it, as the
+    nightly graph jobs last computed them (docs/graph.md). 404 for a user the jobs have not
+    placed yet, or between users who block each other."""
+    return await communities.of_user(res, user_id, target_id)
+
+
+@router.get("/communities/{community_id}", tags=["communities"])
+async def community(
+    community_id: Annotated[int, Path(ge=0, le=2**63 - 1)],
+    user_id: UserId,
+    res: Res,
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> CommunityOut:
+    """A community's size and its ``top`` most influential members (weighted PageRank over
+    friendships), leaving out anyone who has blocked you."""
+    return await communities.community(res, user_id, community_id, top=top)

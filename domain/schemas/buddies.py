@@ -51,6 +51,9 @@ class SuggestionOut(BaseModel):
     shared_subjects: list[str]
     common_hours: float
     timezone_gap_hours: float
+    mutual_friends: int
+    friends: bool
+    same_community: bool | None  # None until the graph jobs have placed you both
     reason: str
 
 

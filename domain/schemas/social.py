@@ -70,3 +70,30 @@ class PathOut(BaseModel):
     to_user_id: int
     hops: int
     path: list[PathStep]
+
+
+class UserCommunityOut(BaseModel):
+    """A user's place in the friendship graph, as of the graph jobs' last run."""
+
+    user_id: int
+    community_id: int
+    community_size: int
+    pagerank: float | None
+    rank_in_community: int  # 1 = the highest PageRank in the community
+    friends: int | None
+    computed_at: UtcDateTime
+
+
+class InfluencerOut(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    pagerank: float | None
+    friends: int | None
+
+
+class CommunityOut(BaseModel):
+    id: int
+    size: int
+    computed_at: UtcDateTime | None
+    top_influencers: list[InfluencerOut]  # by PageRank, highest first
