@@ -8,6 +8,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from graph_jobs.community_assets import community_assets, community_checks
+from graph_jobs.engagement_assets import engagement_assets, engagement_jobs, engagement_schedules
 from graph_jobs.resources import (
     InfluxResource,
     KafkaResource,
@@ -40,10 +41,16 @@ def resources() -> dict[str, object]:
 
 
 defs = Definitions(
-    assets=[*relation_assets, graph_weights, *community_assets, *suggestion_assets],
+    assets=[
+        *relation_assets,
+        graph_weights,
+        *community_assets,
+        *suggestion_assets,
+        *engagement_assets,
+    ],
     asset_checks=[*relation_checks, *friendship_rules, *community_checks, *suggestion_checks],
-    jobs=[graph_full_sync, graph_event_sync],
-    schedules=[graph_nightly_resync],
+    jobs=[graph_full_sync, graph_event_sync, *engagement_jobs],
+    schedules=[graph_nightly_resync, *engagement_schedules],
     sensors=[graph_events_sensor],
     resources=resources(),
 )
