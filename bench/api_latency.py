@@ -1,4 +1,5 @@
-"""API latency under load: room join and leave, history page, friend list, mutual friends, FoF.
+"""API latency under load: room join and leave, history page, friend list, mutual friends,
+friend suggestions (stored, and the friends-of-friends fallback).
 
 Runs in its own process against the API that `make up` started, as many signed-in users of the
 loaded population (bench.populate), with a fixed number of requests in flight. The bench rooms
@@ -6,6 +7,16 @@ get a chat history first (``--history`` messages each, through the project's bul
 a history page is a real 50-message page of a room the user has just joined:
 
     .venv/bin/python -m bench.api_latency --requests 4000 --concurrency 32
+
+People you may know: ``--scored-share`` of the sampled users (default half) get stored
+suggestions before the run, planted with the graph job's own writer
+(graph_jobs.suggestions.write_suggestions) from a friends-of-friends count, so that
+``friend_suggestions`` times the read a scored user gets. The job itself needs the population
+in Neo4j (bench.graph_sync) and ten minutes at 100k users (docs/graph.md); how its rows were
+ranked does not change what reading them costs. Users the job has already scored keep their
+rows; planted rows are deleted afterwards. The others get the fallback
+(``friends_of_friends``). After the mixed load, ``friend_suggestions_alone`` times the stored
+read from one client with nothing else in flight: the read itself, without queueing.
 
 Latencies are measured on one clock (time.perf_counter) from just before the request is sent
 to the end of the response body; the report goes to bench/results/api-<timestamp>.{json,md}.
@@ -17,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import logging
 import random
@@ -37,17 +49,35 @@ from core.db.sharding import ShardRouter
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 from domain.auth import create_token
+from graph_jobs import recommend
+from graph_jobs.suggestions import write_suggestions
 
 log = logging.getLogger(__name__)
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
 BENCH_HISTORY_GENERATOR = 1008  # message ids of seeded bench history (core.ids layout)
-SEED_TARGETS_MS = {
+# p95 targets: the seed's, and issue 10's for stored suggestions.
+TARGETS_MS = {
     "room_join": 200.0,
     "friend_list": 150.0,
     "mutual_friends": 150.0,
     "friends_of_friends": 150.0,
+    "friend_suggestions": 5.0,
+    "friend_suggestions_alone": 5.0,
 }
+ALONE_REQUESTS = 300
+SUGGESTIONS_PER_USER = 20
+
+# Friends of friends with the mutual friends behind each (up to five ids): a stand-in ranking
+# in the shape the job stores.
+_FOF_FOR_PLANTING = text(
+    "SELECT f2.user2_id AS candidate, COUNT(*) AS mutual, "
+    "SUBSTRING_INDEX(GROUP_CONCAT(f1.user2_id ORDER BY f1.user2_id), ',', 5) AS via "
+    "FROM friendships f1 JOIN friendships f2 ON f2.user1_id = f1.user2_id "
+    "WHERE f1.user1_id = :u AND f2.user2_id <> :u AND NOT EXISTS "
+    "(SELECT 1 FROM friendships x WHERE x.user1_id = :u AND x.user2_id = f2.user2_id) "
+    "GROUP BY f2.user2_id ORDER BY mutual DESC, candidate LIMIT :k"
+)
 
 
 @dataclass
@@ -104,6 +134,61 @@ def sample_users(
     return [int(i) for i in ids], friend_of, users, rows
 
 
+def plant_suggestions(settings: Settings, users: list[int]) -> tuple[list[int], list[int]]:
+    """Stored suggestions for ``users``: returns (users that already had rows from the job,
+    users planted now; delete those afterwards with ``unplant_suggestions``)."""
+    engine = create_engine(settings.mysql_url(0))
+    try:
+        with engine.connect() as conn:
+            scored = {
+                int(u)
+                for u in conn.execute(
+                    text(
+                        "SELECT DISTINCT user_id FROM friend_suggestions WHERE user_id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": users},
+                ).scalars()
+            }
+            at = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
+            planted = [u for u in users if u not in scored]
+            for user in planted:
+                ranked = [
+                    recommend.Suggestion(
+                        user_id=user,
+                        candidate_id=int(row.candidate),
+                        rank=rank,
+                        score=float(row.mutual),
+                        mutual_friends=int(row.mutual),
+                        mutual_ids=[int(i) for i in str(row.via).split(",")],
+                    )
+                    for rank, row in enumerate(
+                        conn.execute(_FOF_FOR_PLANTING, {"u": user, "k": SUGGESTIONS_PER_USER}),
+                        start=1,
+                    )
+                ]
+                write_suggestions(conn, ranked, at)
+            conn.commit()
+    finally:
+        engine.dispose()
+    return sorted(scored), planted
+
+
+def unplant_suggestions(settings: Settings, users: list[int]) -> None:
+    if not users:
+        return
+    engine = create_engine(settings.mysql_url(0))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("DELETE FROM friend_suggestions WHERE user_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": users},
+            )
+    finally:
+        engine.dispose()
+
+
 def seed_history(settings: Settings, rooms: list[int], per_room: int, author: int) -> int:
     """``per_room`` messages in each bench room, with seq 1..per_room, by the bulk loader."""
     generator = IdGenerator(BENCH_HISTORY_GENERATOR)
@@ -138,6 +223,22 @@ class Report:
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
+def _alone(settings: Settings, path: str, tokens: list[str], samples: Samples) -> None:
+    """One request at a time, nothing else in flight, over one kept-alive connection of the
+    standard library's client: about 0.1 ms of client time per request, where httpx's async
+    client adds a millisecond or two, which at this scale is most of what is measured."""
+    conn = http.client.HTTPConnection(settings.api_host, settings.api_port, timeout=30)
+    try:
+        for token in tokens:
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            samples.record("friend_suggestions_alone", started, response.status, {200})
+    finally:
+        conn.close()
+
+
 async def _create_rooms(client: httpx.AsyncClient, auth: dict[str, str], count: int) -> list[int]:
     rooms = []
     for n in range(count):
@@ -160,6 +261,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         )
     rng = random.Random(args.seed)
     tokens = {uid: create_token(settings, uid)[0] for uid in users}
+    to_score = rng.sample(users, round(len(users) * args.scored_share))
+    already, planted = plant_suggestions(settings, to_score) if to_score else ([], [])
+    scored = already + planted
+    unscored = sorted(set(users) - set(scored))
     base = f"http://{settings.api_host}:{settings.api_port}"
     samples = Samples()
     limits = httpx.Limits(
@@ -207,12 +312,19 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
                 )
                 samples.record("mutual_friends", started, response.status_code, {200})
             else:
+                # The same operation; a scored user reads stored rows, the rest the fallback.
+                use_scored = bool(scored) and (not unscored or rng.random() < args.scored_share)
+                pool = scored if use_scored else unscored
+                uid = rng.choice(pool)
+                auth = {"Authorization": f"Bearer {tokens[uid]}"}
                 started = time.perf_counter()
                 response = await client.get(
                     "/friends/suggestions", params={"limit": 20}, headers=auth
                 )
-                samples.record("friends_of_friends", started, response.status_code, {200})
+                name = "friend_suggestions" if uid in scored_set else "friends_of_friends"
+                samples.record(name, started, response.status_code, {200})
 
+        scored_set = set(scored)
         kinds = ["room", "friends", "mutual", "fof"]
         plan = [kinds[n % len(kinds)] for n in range(args.requests)]
         rng.shuffle(plan)
@@ -234,13 +346,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
             await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - began
         cpu_after = tree_usage(api_process)[0] if api_process else None
+        total = sum(len(v) for v in samples.latencies_ms.values())
+
+        if scored:
+            picks = [tokens[rng.choice(scored)] for _ in range(ALONE_REQUESTS)]
+            await asyncio.to_thread(
+                _alone, settings, "/friends/suggestions?limit=20", picks, samples
+            )
 
         for room in rooms:
             await client.delete(f"/rooms/{room}", headers=owner_auth)
         if seeded:
             drop_history(settings, rooms)
+    unplant_suggestions(settings, planted)
 
-    total = sum(len(v) for v in samples.latencies_ms.values())
     api_cpu = (
         round(cpu_after - cpu_before, 2)
         if cpu_before is not None and cpu_after is not None
@@ -254,6 +373,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
             "rooms": args.rooms,
             "history_per_room": args.history,
             "sampled_users": len(users),
+            "scored_users": len(scored),
+            "planted_users": len(planted),
             "population_users": population,
             "friendship_rows": friendship_rows,
             "seed": args.seed,
@@ -281,11 +402,14 @@ def write_report(report: Report) -> Path:
         f"friendship rows; {params['requests']:,} operations with {params['concurrency']} in "
         f"flight, as {params['sampled_users']} users over {params['rooms']} rooms.",
         "",
-        "| operation | count | p50 ms | p95 ms | p99 ms | max ms | seed target (p95) |",
+        f"{params.get('scored_users', 0)} of them have stored suggestions "
+        f"({params.get('planted_users', 0)} planted for the run).",
+        "",
+        "| operation | count | p50 ms | p95 ms | p99 ms | max ms | target (p95) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, m in report.metrics.items():
-        target = SEED_TARGETS_MS.get(name)
+        target = TARGETS_MS.get(name)
         verdict = f"< {target:g} ms: {'pass' if m['p95'] < target else 'FAIL'}" if target else "-"
         lines.append(
             f"| {name} | {m['count']:.0f} | {m['p50']} | {m['p95']} | {m['p99']} | {m['max']} "
@@ -322,10 +446,18 @@ def main(argv: list[str] | None = None) -> None:
         default=500,
         help="messages seeded per room for history pages; 0 skips them (default 500)",
     )
+    parser.add_argument(
+        "--scored-share",
+        type=float,
+        default=0.5,
+        help="share of the sampled users given stored suggestions (default 0.5)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args(argv)
     if args.history < 0:
         parser.error("--history must be 0 or more")
+    if not 0.0 <= args.scored_share <= 1.0:
+        parser.error("--scored-share must be between 0 and 1")
     for name in ("requests", "concurrency", "users", "rooms"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")

@@ -7,8 +7,9 @@ two simultaneous requests cannot both pass the duplicate check.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, and_, delete, func, or_, select, union, union_all, update
 from sqlalchemy.dialects.mysql import insert
@@ -19,10 +20,10 @@ from core.db.models import (
     BuddyRequest,
     FriendRequest,
     Friendship,
-    FriendSuggestion,
     User,
     UserBlock,
 )
+from core.db.sharding import DIRECTORY_SHARD
 from core.events import (
     FriendAccepted,
     FriendRemoved,
@@ -349,66 +350,60 @@ async def friend_suggestions(res: Resources, me: int, *, limit: int) -> list[Sug
     """People you may know: the graph job's ranking when it has scored you (one primary-key
     range of ``friend_suggestions``), less anyone who has since become a friend, a pending
     request or a block either way; otherwise the friends of friends."""
-    async with res.db.directory()() as session:
-        stored = (await session.execute(_stored_suggestions(me, limit))).all()
+    async with res.db.engine(DIRECTORY_SHARD).connect() as conn:
+        result = await conn.exec_driver_sql(_STORED_SUGGESTIONS, {"me": me, "limit": limit})
+        stored: list[tuple[Any, ...]] = [tuple(row) for row in result.all()]
     if stored:
         return [
             SuggestedFriendOut(
-                user_id=row.candidate_id,
-                username=row.username,
-                display_name=row.display_name,
-                mutual_friends=row.mutual_friends,
+                user_id=candidate,
+                username=username,
+                display_name=display_name,
+                mutual_friends=mutual,
                 reasons=SuggestionReasons(
-                    mutual_friend_ids=list(row.mutual_ids),
-                    shared_rooms=row.shared_rooms,
-                    shared_groups=row.shared_groups,
-                    shared_subjects=row.shared_subjects,
-                    same_community=bool(row.same_community),
+                    mutual_friend_ids=json.loads(mutual_ids),
+                    shared_rooms=rooms,
+                    shared_groups=groups,
+                    shared_subjects=subjects,
+                    same_community=bool(community),
                 ),
                 source="graph",
             )
-            for row in stored
+            for (
+                candidate,
+                mutual,
+                mutual_ids,
+                rooms,
+                groups,
+                subjects,
+                community,
+                username,
+                display_name,
+            ) in stored
         ]
     return await friends_of_friends(res, me, limit=limit)
 
 
-def _stored_suggestions(
-    me: int, limit: int
-) -> Select[int, int, list[int], int, int, int, bool, str, str]:
-    s = FriendSuggestion
-    friend = select(Friendship.user2_id).where(
-        Friendship.user1_id == me, Friendship.user2_id == s.candidate_id
-    )
-    blocked = select(UserBlock.blocker_id).where(
-        or_(
-            and_(UserBlock.blocker_id == me, UserBlock.blocked_id == s.candidate_id),
-            and_(UserBlock.blocker_id == s.candidate_id, UserBlock.blocked_id == me),
-        )
-    )
-    pending = select(FriendRequest.id).where(
-        FriendRequest.status == "pending",
-        or_(
-            and_(FriendRequest.from_user_id == me, FriendRequest.to_user_id == s.candidate_id),
-            and_(FriendRequest.from_user_id == s.candidate_id, FriendRequest.to_user_id == me),
-        ),
-    )
-    return (
-        select(
-            s.candidate_id,
-            s.mutual_friends,
-            s.mutual_ids,
-            s.shared_rooms,
-            s.shared_groups,
-            s.shared_subjects,
-            s.same_community,
-            User.username,
-            User.display_name,
-        )
-        .join(User, User.id == s.candidate_id)
-        .where(s.user_id == me, ~friend.exists(), ~blocked.exists(), ~pending.exists())
-        .order_by(s.rank)
-        .limit(limit)
-    )
+# The hottest read of the graph's output, as one driver call: no ORM session and no statement
+# compilation per request (a third of this endpoint's CPU went to those; py-spy, docs/api.md).
+# Every lookup is an index seek: the primary key (user_id, rank), users' primary key,
+# friendships' clustered (user1_id, user2_id), user_blocks' primary key and friend_requests'
+# (from_user_id, status) and (to_user_id, status).
+_STORED_SUGGESTIONS = (
+    "SELECT s.candidate_id, s.mutual_friends, s.mutual_ids, s.shared_rooms, s.shared_groups,"
+    " s.shared_subjects, s.same_community, u.username, u.display_name"
+    " FROM friend_suggestions s JOIN users u ON u.id = s.candidate_id"
+    " WHERE s.user_id = %(me)s"
+    " AND NOT EXISTS (SELECT 1 FROM friendships f"
+    "   WHERE f.user1_id = %(me)s AND f.user2_id = s.candidate_id)"
+    " AND NOT EXISTS (SELECT 1 FROM user_blocks b"
+    "   WHERE (b.blocker_id = %(me)s AND b.blocked_id = s.candidate_id)"
+    "   OR (b.blocker_id = s.candidate_id AND b.blocked_id = %(me)s))"
+    " AND NOT EXISTS (SELECT 1 FROM friend_requests r WHERE r.status = 'pending'"
+    "   AND ((r.from_user_id = %(me)s AND r.to_user_id = s.candidate_id)"
+    "   OR (r.from_user_id = s.candidate_id AND r.to_user_id = %(me)s)))"
+    " ORDER BY s.rank LIMIT %(limit)s"
+)
 
 
 async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[SuggestedFriendOut]:

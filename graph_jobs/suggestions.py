@@ -10,12 +10,12 @@ request or a block since the run (domain.social), so a stale row is never shown.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from neo4j import Driver
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Connection, Engine, delete, text
 from sqlalchemy.dialects.mysql import insert
 
 from core.db.models import FriendSuggestion
@@ -75,6 +75,17 @@ def _row(s: recommend.Suggestion, at: Any) -> dict[str, Any]:
     }
 
 
+def write_suggestions(conn: Connection, ranked: Iterable[recommend.Suggestion], at: Any) -> int:
+    """Upsert suggestions as the job stores them, stamped ``at``; the caller commits. The
+    benchmark uses it too, to plant rows of the job's shape (bench/api_latency.py)."""
+    rows = [_row(s, at) for s in ranked]
+    if rows:
+        rows_in = insert(FriendSuggestion)
+        upsert = rows_in.on_duplicate_key_update({name: rows_in.inserted[name] for name in UPDATED})
+        conn.execute(upsert, rows)
+    return len(rows)
+
+
 def store_suggestions(
     driver: Driver,
     database: str,
@@ -115,22 +126,18 @@ def store_suggestions(
         chosen = sorted(picked)
     mark = time.monotonic()
     written = scored = removed = 0
-    rows_in = insert(FriendSuggestion)
-    upsert = rows_in.on_duplicate_key_update({name: rows_in.inserted[name] for name in UPDATED})
     with engine.connect() as conn:
         at = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        rows: list[dict[str, Any]] = []
+        batch: list[recommend.Suggestion] = []
         for done, ranked in enumerate(recommend.suggest(snap, model, top, chosen, k=k), 1):
             scored += 1 if ranked else 0
-            rows.extend(_row(s, at) for s in ranked)
-            if len(rows) >= WRITE_BATCH:
-                conn.execute(upsert, rows)
+            batch.extend(ranked)
+            if len(batch) >= WRITE_BATCH:
+                written += write_suggestions(conn, batch, at)
                 conn.commit()
-                written, rows = written + len(rows), []
+                batch = []
                 say(f"{done}/{len(chosen)} users scored, {written} rows written")
-        if rows:
-            conn.execute(upsert, rows)
-            written += len(rows)
+        written += write_suggestions(conn, batch, at)
         stale = delete(FriendSuggestion).where(FriendSuggestion.computed_at < at)
         if users is not None:
             ids = [int(snap.ids[i]) for i in chosen]

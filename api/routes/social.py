@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import TypeAdapter
 
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
@@ -30,14 +31,19 @@ async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> Frie
     return await actions.send_request(res, user_id, data.to_user_id)
 
 
-@router.get("/friends/suggestions")
+_SUGGESTIONS = TypeAdapter(list[SuggestedFriendOut])
+
+
+@router.get("/friends/suggestions", response_model=list[SuggestedFriendOut])
 async def friend_suggestions(
     user_id: UserId, res: Res, limit: Annotated[int, Query(ge=1, le=100)] = 20
-) -> list[SuggestedFriendOut]:
+) -> Response:
     """People you may know, with the reasons for each: the graph job's ranking (friends of
     friends, shared rooms, groups and subjects, communities; docs/graph.md), or, until the job
     has scored you, friends of your friends, most mutual friends first."""
-    return await actions.friend_suggestions(res, user_id, limit=limit)
+    found = await actions.friend_suggestions(res, user_id, limit=limit)
+    # Built from validated models already: serialised once, not validated a second time.
+    return Response(_SUGGESTIONS.dump_json(found), media_type="application/json")
 
 
 @router.get("/friends/requests")
