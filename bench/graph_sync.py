@@ -1,6 +1,7 @@
 """The graph jobs at the size of whatever population MySQL holds: every asset of the
-``social_graph`` group (the sync, communities, influence), materialised as the Dagster job
-does it, timed and measured.
+``social_graph`` group (the sync, communities, influence, people you may know) and every
+check on them (the MySQL comparisons and the Great Expectations rules), materialised as the
+Dagster job does it, timed and measured.
 
     .venv/bin/python -m bench.graph_sync [--fresh]
 
@@ -33,7 +34,13 @@ from core.graph import GROUP, ROOM, SUBJECT, USER
 from core.settings import REPO_ROOT, get_settings
 from graph_jobs.community_assets import community_assets, community_checks
 from graph_jobs.definitions import resources
-from graph_jobs.sync.assets import graph_weights, relation_assets, relation_checks
+from graph_jobs.suggestion_assets import suggestion_assets, suggestion_checks
+from graph_jobs.sync.assets import (
+    friendship_rules,
+    graph_weights,
+    relation_assets,
+    relation_checks,
+)
 
 RESULTS = REPO_ROOT / "bench" / "results"
 console = Console()
@@ -109,8 +116,11 @@ def run(fresh: bool) -> dict[str, Any]:
                 *relation_assets,
                 graph_weights,
                 *community_assets,
+                *suggestion_assets,
                 *relation_checks,
+                *friendship_rules,
                 *community_checks,
+                *suggestion_checks,
             ],
             resources=resources(),
             instance=instance,
