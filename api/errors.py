@@ -8,6 +8,9 @@ import logging
 import math
 from typing import Any
 
+import neo4j.exceptions
+import redis.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,9 +26,20 @@ from domain.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    store_unavailable,
 )
 
 log = logging.getLogger(__name__)
+
+# The client libraries' base errors that can mean "the store is away" (domain.errors decides).
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.DBAPIError,
+    sqlalchemy.exc.TimeoutError,
+    neo4j.exceptions.ServiceUnavailable,
+    neo4j.exceptions.SessionExpired,
+)
 
 
 class ErrorBody(BaseModel):
@@ -61,6 +75,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflicts with the current state",
         422: "Invalid input",
         429: "Rate limited; see Retry-After",
+        503: "A store is unavailable; see Retry-After",
     }.items()
 }
 
@@ -76,7 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         headers: dict[str, str] = {}
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | Unavailable):
             headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         if isinstance(error, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
@@ -98,13 +113,28 @@ def install_error_handlers(app: FastAPI) -> None:
             _body("validation_error", f"{where}: {first['msg']}", details), status_code=422
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    def internal(request: Request, error: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         return JSONResponse(
             _body("internal_error", f"unexpected {type(error).__name__}; it has been logged"),
             status_code=500,
         )
+
+    async def store_away(request: Request, error: Exception) -> JSONResponse:
+        """A store that is down is a 503 naming it, with Retry-After; any other error of the
+        same client library is still a bug, and a 500."""
+        away = store_unavailable(error)
+        if away is None:
+            return internal(request, error)
+        log.warning("%s %s: %s (%s)", request.method, request.url.path, away.message, error)
+        return await domain_error(request, away)
+
+    for kind in STORE_ERRORS:
+        app.add_exception_handler(kind, store_away)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        return internal(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:

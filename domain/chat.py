@@ -2,7 +2,9 @@
 
 A send is acknowledged once Kafka holds it (acks=all). A resend with the same client_msg_id
 gets the first ack back and is not produced again (``wire.chat_ack_key`` in Redis; the
-persistence job's unique key catches the rest). History rows live on the room's shard, primary
+persistence job's unique key catches the rest). A resend that finds the marker still pending
+is acked from MySQL if the message is stored there (its first ack was lost), and is
+``in_flight`` only while it is truly on its way. History rows live on the room's shard, primary
 key (room_id, seq): resume and history are each one range scan.
 """
 
@@ -80,6 +82,13 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         existing = verdict[1]
         if existing is not None and existing not in ("pending", b"pending"):
             return int(existing)
+        # Still pending: either the first send is on its way, or its ack was lost (the
+        # gateway or Redis died between the produce and the ack) and the marker outlived it.
+        # If the message is stored, it was sent: ack it from the store, now.
+        stored = await stored_message_id(res, room_id, sender_id, client_msg_id)
+        if stored is not None:
+            res.acks.remember(key, stored)
+            return stored
         raise InFlight("this client_msg_id is being sent; wait for its ack")
     message_id = res.ids.next_id()
     event = ChatMessageSent(
@@ -96,6 +105,22 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         raise Unavailable("the message was not sent; send it again") from error
     res.acks.remember(key, message_id)
     return message_id
+
+
+async def stored_message_id(
+    res: Resources, room_id: int, sender_id: int, client_msg_id: str
+) -> int | None:
+    """The message id stored for this send, if the persistence job has stored it: one seek of
+    ``uq_chat_messages_client`` (room_id, sender_id, client_msg_id)."""
+    async with res.db.for_room(room_id)() as session:
+        found: int | None = await session.scalar(
+            select(ChatMessage.message_id).where(
+                ChatMessage.room_id == room_id,
+                ChatMessage.sender_id == sender_id,
+                ChatMessage.client_msg_id == client_msg_id,
+            )
+        )
+    return found
 
 
 async def messages_after(

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from core.frames import Welcome
 from domain import presence
 from domain.auth import user_id_from_token
+from domain.errors import Unavailable, store_unavailable
 from domain.resources import Resources
-from realtime.handlers import Handlers
+from realtime.handlers import Handlers, StoreAway
 from realtime.hub import Connection, Hub
 
 # Which gateway process a socket landed on: shown in the welcome frame, for debugging and for
@@ -33,6 +37,10 @@ GATEWAY_ID = f"{socket.gethostname()}:{os.getpid()}"
 MAX_FRAME_BYTES = 65_536
 MAX_ERRORS = 50  # malformed frames tolerated per connection before it is closed as abuse
 MAX_RATE_LIMITED = 50  # sends refused for the rate limit before a flood is closed as abuse
+TRY_AGAIN_LATER = 1013  # RFC 6455's close code for a server that cannot serve for now
+FLUSH_BEFORE_CLOSE_S = 1.0
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -51,12 +59,12 @@ class Gateway:
     async def serve(self, conn: Connection) -> None:
         hub, res = self.hub, self.res
         writer = asyncio.get_running_loop().create_task(conn.writer())
-        await hub.add_user(conn)
-        if await presence.socket_opened(res.redis, conn.user_id, res.settings.presence_ttl_s):
-            hub.announce(conn.user_id, "online")
-        # Welcome last: once a client has it, its presence and user channel are in place.
-        conn.send(Welcome(user_id=conn.user_id, gateway=GATEWAY_ID))
         try:
+            await hub.add_user(conn)
+            if await presence.socket_opened(res.redis, conn.user_id, res.settings.presence_ttl_s):
+                hub.announce(conn.user_id, "online")
+            # Welcome last: once a client has it, its presence and user channel are in place.
+            conn.send(Welcome(user_id=conn.user_id, gateway=GATEWAY_ID))
             while True:
                 text = await conn.websocket.receive_text()
                 if len(text.encode()) > MAX_FRAME_BYTES:
@@ -73,15 +81,47 @@ class Gateway:
                     return
         except WebSocketDisconnect:
             pass
+        except StoreAway as stopped:
+            await _close_unavailable(conn, stopped.error, stopped.ref)
+        except Exception as error:
+            down = store_unavailable(error)
+            if down is None:
+                raise
+            await _close_unavailable(conn, down, None)
         finally:
             for room_id in list(conn.rooms):
-                await hub.part(conn, room_id)
-            await hub.remove_user(conn)
-            if await presence.socket_closed(res.redis, conn.user_id):
+                await _tidy(hub.part(conn, room_id))
+            await _tidy(hub.remove_user(conn))
+            if await _tidy(presence.socket_closed(res.redis, conn.user_id)):
                 hub.announce(conn.user_id, "offline")
             writer.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer
+
+
+async def _tidy(step: Awaitable[T]) -> T | None:
+    """A clean-up step that may meet the store that just went away: logged, never raised, so
+    the socket is still closed properly (presence keys expire by themselves)."""
+    try:
+        return await step
+    except Exception as error:
+        if store_unavailable(error) is None:
+            raise
+        log.warning("clean-up of a socket skipped: %s", error)
+        return None
+
+
+async def _close_unavailable(conn: Connection, away: Unavailable, ref: str | int | None) -> None:
+    """Tell the client which store is away, then close with 1013 (try again later), so that it
+    backs off and resumes instead of treating a dropped socket (1006) as a bug."""
+    log.warning("closing a socket of user %s: %s", conn.user_id, away.message)
+    conn.error(away.code, away.message, ref)
+    if conn.frame_writer is None:  # the ASGI path queues frames: let the error go out first
+        deadline = asyncio.get_running_loop().time() + FLUSH_BEFORE_CLOSE_S
+        while not conn.outbox.empty() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+    with contextlib.suppress(Exception):
+        await conn.websocket.close(code=TRY_AGAIN_LATER, reason=f"{away.service or 'a store'} away")
 
 
 @router.websocket("/ws")

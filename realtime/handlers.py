@@ -2,7 +2,9 @@
 
 Each handler is thin: the work and the authorisation are the domain's (domain.chat,
 domain.rooms). A ``DomainError`` becomes ``{"type":"error","code",...}`` with the error's code;
-an invalid input is ``invalid_frame``, whatever the domain calls it.
+an invalid input is ``invalid_frame``, whatever the domain calls it. A store that is away
+(``domain.errors.store_unavailable``) ends the socket: the gateway sends ``unavailable`` and
+closes with 1013.
 """
 
 from __future__ import annotations
@@ -30,9 +32,18 @@ from core.frames import (
     Unsubscribed,
 )
 from domain import chat
-from domain.errors import DomainError, Invalid, RateLimited
+from domain.errors import DomainError, Invalid, RateLimited, Unavailable, store_unavailable
 from domain.rooms import require_participant
 from realtime.hub import Connection, Hub
+
+
+class StoreAway(Exception):
+    """A frame met a store that is away: the gateway tells the client and closes with 1013."""
+
+    def __init__(self, error: Unavailable, ref: str | int | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.ref = ref
 
 
 class Handlers:
@@ -119,3 +130,8 @@ class Handlers:
         except DomainError as error:
             code = "invalid_frame" if isinstance(error, Invalid) else error.code
             conn.error(code, error.message, ref)
+        except Exception as error:
+            away = store_unavailable(error)
+            if away is None:
+                raise
+            raise StoreAway(away, ref) from error

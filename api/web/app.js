@@ -166,7 +166,8 @@ function connect() {
   const ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(state.token)}`);
   state.ws = ws;
   ws.onopen = () => {
-    state.attempt = 0;
+    // The backoff resets on the server's welcome, not here: a gateway whose store is away
+    // opens the socket, says "unavailable" and closes it with 1013.
     $("conn").textContent = "online";
     $("conn").className = "conn on";
     subscribe();
@@ -244,8 +245,11 @@ function handle(frame) {
         $("room-error").textContent = frame.message;
       }
       return;
+    case "welcome":
+      state.attempt = 0;
+      return;
     default:
-      return;  // welcome, resumed, heartbeat_ack
+      return;  // resumed, heartbeat_ack
   }
 }
 

@@ -132,6 +132,45 @@ def test_a_resend_is_acked_again_but_stored_once(api_url: str, people: People) -
 
 
 @pytest.mark.usefixtures("chat_job")
+def test_a_resend_after_a_lost_ack_is_acked_from_the_store(
+    api_url: str, people: People, redis_conn: redis.Redis
+) -> None:
+    """Issue 15, fault 2: the sender's ack was lost with Redis (its append-only file kept the
+    marker at "pending"). The message is stored; a resend must be acked from MySQL at once,
+    not refused as in flight until the marker's TTL runs out."""
+    alice = people.register()
+    room_id = _room(alice)
+    client_msg_id = str(uuid.uuid4())
+    key = wire.chat_ack_key(room_id, alice.id, client_msg_id)
+    with socket(api_url, alice) as ws:
+        send(ws, type="subscribe", room_id=room_id)
+        until(ws, {"type": "subscribed"})
+        send(ws, type="send", room_id=room_id, client_msg_id=client_msg_id, body="stored")
+        first = until(ws, {"type": "ack"})
+        until(ws, {"type": "message", "seq": 1})  # stored, and delivered
+        redis_conn.set(key, "pending", ex=30)  # the ack that never made it
+        began = time.monotonic()
+        send(ws, type="send", room_id=room_id, client_msg_id=client_msg_id, body="stored")
+        again = until(ws, {"type": "ack"}, timeout=5)
+        assert again["message_id"] == first["message_id"]
+        assert time.monotonic() - began < 2
+        # The marker holds the message id again, so the next resend needs no lookup.
+        deadline = time.monotonic() + 5
+        while redis_conn.get(key) in (b"pending", "pending") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert redis_conn.get(key) == str(first["message_id"])  # the suite's client decodes
+
+        # A marker pending for a message that is not stored is a send still on its way.
+        unsent = str(uuid.uuid4())
+        redis_conn.set(wire.chat_ack_key(room_id, alice.id, unsent), "pending", ex=30)
+        send(ws, type="send", room_id=room_id, client_msg_id=unsent, body="on its way")
+        refused = until(ws, {"type": "error", "ref": unsent}, timeout=5)
+        assert refused["code"] == "in_flight"
+    bodies = [m["body"] for m in alice.http.get(f"/rooms/{room_id}/messages").json()["items"]]
+    assert bodies == ["stored"]
+
+
+@pytest.mark.usefixtures("chat_job")
 def test_resume_returns_everything_after_a_seq(api_url: str, people: People) -> None:
     alice, bob = people.register(), people.register()
     room_id = _room(alice, bob)
