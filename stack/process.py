@@ -19,6 +19,10 @@ from stack.errors import StackError
 
 log = logging.getLogger(__name__)
 
+# Every service process (and whatever it forks) carries its name in this variable, so that the
+# stack manager recognises its own leftovers and nobody else's.
+SERVICE_MARK = "STUDYHUB_STACK_SERVICE"
+
 # Services outlive the command that starts them. Holding their Popen objects keeps Python from
 # warning, at garbage collection, that a child it started is "still running": that is the point.
 _STARTED: list[subprocess.Popen[bytes]] = []
@@ -80,13 +84,20 @@ class ManagedProcess:
         self.pid_path = run_dir / f"{name}.pid"
         self.log_path = log_path
 
-    def pid(self) -> int | None:
-        """The pid of our running process, or None (a stale pid file is removed)."""
+    def _recorded(self) -> tuple[int, float] | None:
         try:
-            pid = int(self.pid_path.read_text().split()[0])
-            create_time = float(self.pid_path.read_text().split()[1])
+            fields = self.pid_path.read_text().split()
+            return int(fields[0]), float(fields[1])
         except (FileNotFoundError, ValueError, IndexError):
             return None
+
+    def pid(self) -> int | None:
+        """The pid of our running process, or None (a stale pid file is removed, unless
+        processes of its session outlived it: ``leftovers`` needs the file to find them)."""
+        recorded = self._recorded()
+        if recorded is None:
+            return None
+        pid, create_time = recorded
         try:
             proc = psutil.Process(pid)
             # A recycled pid belongs to someone else: the start time tells them apart.
@@ -94,8 +105,49 @@ class ManagedProcess:
                 return pid
         except psutil.NoSuchProcess:
             pass
-        self.pid_path.unlink(missing_ok=True)
+        if not self.leftovers():
+            self.pid_path.unlink(missing_ok=True)
         return None
+
+    def leftovers(self) -> list[psutil.Process]:
+        """Processes of the session this service was started in that outlived its leader
+        (the workers of a SIGKILLed uvicorn master, still holding its port).
+
+        Ours twice over: in the session whose id is the recorded leader's pid, and carrying
+        this service's ``STUDYHUB_STACK_SERVICE`` mark in their environment. Anyone else's
+        process is never matched, even one that reuses the numbers later.
+        """
+        recorded = self._recorded()
+        if recorded is None:
+            return []
+        session = recorded[0]
+        found = []
+        for proc in psutil.process_iter():
+            try:
+                if (
+                    proc.pid != session
+                    and os.getsid(proc.pid) == session
+                    and proc.environ().get(SERVICE_MARK) == self.name
+                ):
+                    found.append(proc)
+            except (psutil.Error, ProcessLookupError, PermissionError):
+                continue
+        return found
+
+    def clear_leftovers(self, timeout: float = 10.0) -> int:
+        """Stop what ``leftovers`` finds (SIGTERM, then SIGKILL); returns how many there were."""
+        found = self.leftovers()
+        for proc in found:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.terminate()
+        _, still_alive = psutil.wait_procs(found, timeout=timeout)
+        for proc in still_alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        psutil.wait_procs(still_alive, timeout=5)
+        if self.pid() is None:
+            self.pid_path.unlink(missing_ok=True)
+        return len(found)
 
     def start(
         self,
@@ -116,7 +168,7 @@ class ManagedProcess:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
-                env={**os.environ, **(env or {})},
+                env={**os.environ, **(env or {}), SERVICE_MARK: self.name},
                 start_new_session=True,
             )
         _STARTED.append(proc)
@@ -131,7 +183,7 @@ class ManagedProcess:
         """SIGTERM the process group, then SIGKILL what is left. True if something was stopped."""
         pid = self.pid()
         if pid is None:
-            return False
+            return self.clear_leftovers() > 0
         try:
             members = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
         except psutil.NoSuchProcess:

@@ -100,6 +100,14 @@ class Service(ABC):
             )
             self.post_start()
             return
+        cleared = self.process.clear_leftovers()
+        if cleared:
+            log.warning(
+                "%s: stopped %d of its processes left over from an earlier run "
+                "(their leader was killed)",
+                self.name,
+                cleared,
+            )
         for port in self.ports_to_check():
             if port_open(self.settings.bind_host, port):
                 raise StackError(
