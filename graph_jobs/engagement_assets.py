@@ -19,6 +19,7 @@ from dagster import (
     AssetSelection,
     Config,
     DailyPartitionsDefinition,
+    DefaultScheduleStatus,
     MaterializeResult,
     RunRequest,
     ScheduleEvaluationContext,
@@ -135,7 +136,12 @@ engagement_retention_job = define_asset_job(
 )
 
 
-@schedule(job=engagement_daily_job, cron_schedule="5 * * * *", execution_timezone="UTC")
+@schedule(
+    job=engagement_daily_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 def engagement_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     """Today's partition (provisional) and yesterday's (settling into complete), every hour."""
     now = context.scheduled_execution_time or datetime.now(UTC)
@@ -146,7 +152,12 @@ def engagement_hourly(context: ScheduleEvaluationContext) -> list[RunRequest]:
     ]
 
 
-@schedule(job=engagement_retention_job, cron_schedule="20 0 * * *", execution_timezone="UTC")
+@schedule(
+    job=engagement_retention_job,
+    cron_schedule="20 0 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
 def engagement_nightly_retention() -> RunRequest:
     return RunRequest()
 

@@ -39,11 +39,34 @@ def test_the_ui_serves_every_asset_check_job_and_sensor(settings: Settings) -> N
         " { checks { name } } } } }",
     )
     assets = {node["assetKey"]["path"][-1]: node for node in data["assetNodes"]}
-    expected = {relation.asset_name for relation in RELATIONS} | {"graph_weights"}
+    expected = {relation.asset_name for relation in RELATIONS} | {
+        "graph_weights",
+        "graph_communities",
+        "graph_influence",
+        "graph_metrics_mysql",
+        "graph_friend_suggestions",
+        "engagement_daily",
+        "engagement_retention",
+    }
     assert expected <= set(assets)
+
+    def checks_of(asset: str) -> set[str]:
+        return {c["name"] for c in assets[asset]["assetChecksOrError"]["checks"]}
+
     for relation in RELATIONS:
-        checks = assets[relation.asset_name]["assetChecksOrError"]["checks"]
-        assert [c["name"] for c in checks] == ["matches_mysql"]
+        if relation.asset_name != "graph_friendships":
+            assert checks_of(relation.asset_name) == {"matches_mysql"}
+    assert checks_of("graph_friendships") == {
+        "matches_mysql",
+        "friendships_symmetric",
+        "no_self_friendship",
+    }
+    assert checks_of("graph_communities") == {
+        "every_active_user_has_a_community",
+        "modularity_holds",
+    }
+    assert checks_of("graph_friend_suggestions") == {"suggestions_exclude_friends_and_blocks"}
+    assert checks_of("graph_influence") == {"top_k_churn_bounded"}
 
     data = _graphql(
         settings,
@@ -52,11 +75,20 @@ def test_the_ui_serves_every_asset_check_job_and_sensor(settings: Settings) -> N
         " schedules { name scheduleState { status } } } } } }",
     )
     (repository,) = data["repositoriesOrError"]["nodes"]
-    assert {"graph_full_sync", "graph_event_sync"} <= {j["name"] for j in repository["jobs"]}
+    assert {
+        "graph_full_sync",
+        "graph_event_sync",
+        "engagement_daily_job",
+        "engagement_retention_job",
+    } <= {j["name"] for j in repository["jobs"]}
     sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
     assert sensors == {"graph_events_sensor": "RUNNING"}
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
-    assert schedules == {"graph_nightly_resync": "RUNNING"}
+    assert schedules == {
+        "graph_nightly_resync": "RUNNING",
+        "engagement_hourly": "RUNNING",
+        "engagement_nightly_retention": "RUNNING",
+    }
 
 
 def test_the_daemon_stops_with_its_children_and_comes_back(settings: Settings) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from dagster import RunRequest, build_schedule_context
+
 from core.engagement import SETTLE, DailyEngagement, midnight, week_start
 from graph_jobs.engagement import merge_activity, retention_cells, summarise_day
+from graph_jobs.engagement_assets import daily_partitions, engagement_hourly
 
 DAY = date(2026, 3, 10)  # a Tuesday
 
@@ -84,3 +87,15 @@ def test_a_cohort_with_no_signups_is_reported_as_empty() -> None:
         [], [], cohorts=[monday], weeks=1, now=midnight(monday) + timedelta(days=30)
     )
     assert [(c.weeks_after, c.cohort_size, c.rate) for c in cells] == [(0, 0, 0.0), (1, 0, 0.0)]
+
+
+def test_the_hourly_schedule_asks_for_today_and_yesterday() -> None:
+    at = datetime(2026, 3, 10, 0, 5, tzinfo=UTC)
+    result = engagement_hourly(build_schedule_context(scheduled_execution_time=at))
+    assert isinstance(result, list)
+    requests = [r for r in result if isinstance(r, RunRequest)]
+    assert len(requests) == len(result)
+    assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
+    keys = set(daily_partitions.get_partition_keys(current_time=at))
+    assert {"2026-03-09", "2026-03-10"} <= keys  # today's partition exists (end_offset=1)
+    assert len({r.run_key for r in requests}) == 2
