@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import CompoundSelect, delete, func, select, union, union_all
+from sqlalchemy import CompoundSelect, delete, func, select, union
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +33,12 @@ from domain.schemas.buddies import (
 )
 from domain.social import (
     FOF_FRIENDS_SAMPLED,
-    FOF_PER_FRIEND,
     answer_pending,
     blocked_between,
     lock_pair,
     pending_requests_of,
     refuse_pending_between,
+    two_hop_reach,
 )
 
 CANDIDATE_POOL = 500
@@ -213,14 +213,7 @@ async def _near_in_graph(
     if not friends:
         return friends, {}
     walked = sorted(friends)[:FOF_FRIENDS_SAMPLED]
-    reach = union_all(
-        *(
-            select(Friendship.user2_id.label("candidate"))
-            .where(Friendship.user1_id == friend)
-            .limit(FOF_PER_FRIEND)
-            for friend in walked
-        )
-    ).subquery("reach")
+    reach = two_hop_reach(walked)
     count = func.count().label("mutual")
     ranked = (
         await session.execute(

@@ -8,10 +8,11 @@ two simultaneous requests cannot both pass the duplicate check.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select, union, union_all, update
+from sqlalchemy import Select, Subquery, and_, delete, func, or_, select, union, union_all, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -406,6 +407,19 @@ _STORED_SUGGESTIONS = (
 )
 
 
+def two_hop_reach(friends: Sequence[int]) -> Subquery:
+    """Up to ``FOF_PER_FRIEND`` friends of each of ``friends``, one row per path (column
+    ``candidate``): one UNION ALL of index range scans, bounded whatever the graph."""
+    return union_all(
+        *(
+            select(Friendship.user2_id.label("candidate"))
+            .where(Friendship.user1_id == friend)
+            .limit(FOF_PER_FRIEND)
+            for friend in friends
+        )
+    ).subquery("reach")
+
+
 async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[SuggestedFriendOut]:
     """Friends of friends ("people you may know"), ranked by how many friends you share: the
     fallback for users the graph job has not scored.
@@ -427,14 +441,7 @@ async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[Sug
         ).all()
         if not sampled:
             return []
-        reach = union_all(
-            *(
-                select(Friendship.user2_id.label("candidate"))
-                .where(Friendship.user1_id == friend)
-                .limit(FOF_PER_FRIEND)
-                for friend in sampled
-            )
-        ).subquery("reach")
+        reach = two_hop_reach(sampled)
         candidate = reach.c.candidate
         already = aliased(Friendship)
         # The database counts and ranks the (at most 20,000) reached ids and returns one page;
