@@ -53,6 +53,9 @@ SYNTHETIC_GENERATOR_IDS: Final = range(1000, 1011)
 # The tables a population occupies, each with the column whose id carries the generator id.
 # Deletion runs in this order: users go last, so an interrupted cleanup can be rerun.
 DIRECTORY_TABLES: Final = (
+    # What the graph jobs computed for the population's users, if they ran on it.
+    ("friend_suggestions", "user_id"),
+    ("user_graph_metrics", "user_id"),
     ("friendships", "user1_id"),
     ("study_profile_subjects", "user_id"),
     ("study_profiles", "user_id"),
@@ -456,7 +459,7 @@ def population_counts(router: ShardRouter, generator_id: int) -> dict[str, int]:
 
 
 # Users per DELETE: friendships average avg_degree rows per user, the other tables a few.
-_DELETE_USERS_PER_STATEMENT: Final = {"friendships": 500}
+_DELETE_USERS_PER_STATEMENT: Final = {"friendships": 500, "friend_suggestions": 1000}
 _DELETE_USERS_DEFAULT: Final = 5000
 _SWEEP_LIMIT: Final = 50_000
 
