@@ -31,12 +31,16 @@ import asyncio
 import http.client
 import json
 import logging
+import multiprocessing
+import os
+import queue
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -44,6 +48,7 @@ from rich.progress import Progress
 from sqlalchemy import bindparam, create_engine, text
 
 from bench.bulk import BulkLoader, ChatRow, delete_chat_messages
+from bench.httpclient import Connection
 from bench.stats import quantiles, stack_process, summarise, tree_usage
 from core.db.sharding import ShardRouter
 from core.ids import IdGenerator
@@ -218,6 +223,7 @@ class Report:
     errors: dict[str, dict[int, int]]
     throughput: dict[str, float]
     api_cpu_seconds: float | None
+    generator_cpu_seconds: float | None = None
     quantiles: dict[str, list[float]] = field(default_factory=dict)
     kind: str = "api_latency"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -252,7 +258,129 @@ async def _create_rooms(client: httpx.AsyncClient, auth: dict[str, str], count: 
     return rooms
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: PLR0915 - one linear run, read top to bottom
+@dataclass
+class Share:
+    """One generator process's part of the run: its operations and everything they need."""
+
+    index: int
+    host: str
+    port: int
+    concurrency: int
+    plan: list[str]
+    tokens: dict[int, str]
+    users: list[int]
+    friend_of: dict[int, int]
+    rooms: list[int]
+    history: int
+    scored: list[int]
+    unscored: list[int]
+    scored_share: float
+    seed: int
+
+
+@dataclass
+class ShareResult:
+    samples: Samples
+    began: float  # time.monotonic(): one clock for every process on the machine
+    ended: float
+    cpu_s: float
+    reconnects: int  # kept-alive connections the server had closed while idle
+
+
+async def _drive(share: Share, start: Any, done: Any) -> ShareResult:
+    """Run one share's operations with ``share.concurrency`` kept-alive connections."""
+    rng = random.Random(share.seed * 1000 + share.index)
+    samples = Samples()
+    auth = {
+        uid: f"authorization: Bearer {token}\r\n".encode() for uid, token in share.tokens.items()
+    }
+    scored_set = set(share.scored)
+    connections = [await Connection.open(share.host, share.port) for _ in range(share.concurrency)]
+
+    async def timed(conn: Connection, name: str, method: str, target: str, headers: bytes) -> None:
+        started = time.perf_counter()
+        status, _ = await conn.request(method, target, headers)
+        samples.record(name, started, status, {200})
+
+    async def one(conn: Connection, kind: str) -> None:
+        uid = rng.choice(share.users)
+        if kind == "room":
+            room = rng.choice(share.rooms)
+            await timed(conn, "room_join", "POST", f"/rooms/{room}/join", auth[uid])
+            if share.history:
+                before = rng.randint(2, share.history + 1)
+                target = f"/rooms/{room}/messages?before_seq={before}&limit=50"
+                await timed(conn, "history_page", "GET", target, auth[uid])
+            await timed(conn, "room_leave", "POST", f"/rooms/{room}/leave", auth[uid])
+        elif kind == "friends":
+            await timed(conn, "friend_list", "GET", f"/users/{uid}/friends?limit=50", auth[uid])
+        elif kind == "mutual":
+            target = f"/users/{uid}/friends/mutual/{share.friend_of[uid]}?limit=50"
+            await timed(conn, "mutual_friends", "GET", target, auth[uid])
+        else:
+            # The same operation; a scored user reads stored rows, the rest the fallback.
+            use_scored = bool(share.scored) and (
+                not share.unscored or rng.random() < share.scored_share
+            )
+            uid = rng.choice(share.scored if use_scored else share.unscored)
+            name = "friend_suggestions" if uid in scored_set else "friends_of_friends"
+            await timed(conn, name, "GET", "/friends/suggestions?limit=20", auth[uid])
+
+    queue = list(reversed(share.plan))
+
+    async def worker(conn: Connection) -> None:
+        while queue:
+            await one(conn, queue.pop())
+            with done.get_lock():
+                done.value += 1
+
+    start.wait()
+    cpu_before = sum(os.times()[:2])
+    began = time.monotonic()
+    await asyncio.gather(*(worker(conn) for conn in connections))
+    ended = time.monotonic()
+    for conn in connections:
+        conn.close()
+    cpu_s = sum(os.times()[:2]) - cpu_before
+    return ShareResult(samples, began, ended, cpu_s, sum(c.reconnects for c in connections))
+
+
+def _drive_process(share: Share, start: Any, done: Any, results: Any) -> None:
+    """A generator process: its own event loop (uvloop, as the server's), its share, its CPU."""
+    import uvloop  # noqa: PLC0415 - only the generator processes need it
+
+    try:
+        results.put(uvloop.run(_drive(share, start, done)))
+    except BaseException as error:
+        results.put(error)
+        raise
+
+
+async def _collect(children: list[Any], results: Any, done: Any, total: int) -> list[ShareResult]:
+    """Every generator process's result, with a progress bar over their shared counter."""
+    finished: list[ShareResult] = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("requests", total=total)
+        while len(finished) < len(children):
+            try:
+                got = await asyncio.to_thread(results.get, True, 0.25)
+            except queue.Empty:
+                progress.update(task, completed=done.value)
+                if not any(child.is_alive() for child in children) and results.empty():
+                    raise SystemExit("error: a load-generator process died") from None
+                continue
+            if isinstance(got, BaseException):
+                raise SystemExit(f"error: a load-generator process failed: {got!r}")
+            finished.append(got)
+            progress.update(task, completed=done.value)
+    return finished
+
+
+def _split(items: list[str], parts: int) -> list[list[str]]:
+    return [items[n::parts] for n in range(parts)]
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> Report:
     users, friend_of, population, friendship_rows = sample_users(settings, args.users, args.seed)
     if len(users) < 10:
         raise SystemExit(
@@ -267,86 +395,70 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
     unscored = sorted(set(users) - set(scored))
     base = f"http://{settings.api_host}:{settings.api_port}"
     samples = Samples()
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         owner = users[0]
         owner_auth = {"Authorization": f"Bearer {tokens[owner]}"}
         rooms = await _create_rooms(client, owner_auth, args.rooms)
         seeded = seed_history(settings, rooms, args.history, owner) if args.history else 0
 
-        async def one(kind: str) -> None:
-            uid = rng.choice(users)
-            auth = {"Authorization": f"Bearer {tokens[uid]}"}
-            if kind == "room":
-                room = rng.choice(rooms)
-                started = time.perf_counter()
-                response = await client.post(f"/rooms/{room}/join", headers=auth)
-                samples.record("room_join", started, response.status_code, {200})
-                if args.history:
-                    before = rng.randint(2, args.history + 1)
-                    started = time.perf_counter()
-                    response = await client.get(
-                        f"/rooms/{room}/messages",
-                        params={"before_seq": before, "limit": 50},
-                        headers=auth,
-                    )
-                    samples.record("history_page", started, response.status_code, {200})
-                started = time.perf_counter()
-                response = await client.post(f"/rooms/{room}/leave", headers=auth)
-                samples.record("room_leave", started, response.status_code, {200})
-            elif kind == "friends":
-                started = time.perf_counter()
-                response = await client.get(
-                    f"/users/{uid}/friends", params={"limit": 50}, headers=auth
-                )
-                samples.record("friend_list", started, response.status_code, {200})
-            elif kind == "mutual":
-                started = time.perf_counter()
-                response = await client.get(
-                    f"/users/{uid}/friends/mutual/{friend_of[uid]}",
-                    params={"limit": 50},
-                    headers=auth,
-                )
-                samples.record("mutual_friends", started, response.status_code, {200})
-            else:
-                # The same operation; a scored user reads stored rows, the rest the fallback.
-                use_scored = bool(scored) and (not unscored or rng.random() < args.scored_share)
-                pool = scored if use_scored else unscored
-                uid = rng.choice(pool)
-                auth = {"Authorization": f"Bearer {tokens[uid]}"}
-                started = time.perf_counter()
-                response = await client.get(
-                    "/friends/suggestions", params={"limit": 20}, headers=auth
-                )
-                name = "friend_suggestions" if uid in scored_set else "friends_of_friends"
-                samples.record(name, started, response.status_code, {200})
-
-        scored_set = set(scored)
         kinds = ["room", "friends", "mutual", "fof"]
         plan = [kinds[n % len(kinds)] for n in range(args.requests)]
         rng.shuffle(plan)
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for kind in plan:
-            queue.put_nowait(kind)
+        processes = max(1, min(args.processes, args.concurrency))
+        in_flight = [len(range(n, args.concurrency, processes)) for n in range(processes)]
+        context = multiprocessing.get_context("spawn")
+        start, done, results = context.Event(), context.Value("i", 0), context.Queue()
+        children = [
+            context.Process(
+                target=_drive_process,
+                args=(
+                    Share(
+                        index=n,
+                        host=settings.api_host,
+                        port=settings.api_port,
+                        concurrency=in_flight[n],
+                        plan=part,
+                        tokens=tokens,
+                        users=users,
+                        friend_of=friend_of,
+                        rooms=rooms,
+                        history=args.history,
+                        scored=scored,
+                        unscored=unscored,
+                        scored_share=args.scored_share,
+                        seed=args.seed,
+                    ),
+                    start,
+                    done,
+                    results,
+                ),
+                name=f"api-load-{n}",
+            )
+            for n, part in enumerate(_split(plan, processes))
+        ]
+        for child in children:
+            child.start()
         api_process = stack_process(settings, "api")
+        # Let every child import and connect before the clock starts.
+        await asyncio.sleep(2.0)
         cpu_before = tree_usage(api_process)[0] if api_process else None
-        began = time.perf_counter()
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("requests", total=len(plan))
-
-            async def worker() -> None:
-                while not queue.empty():
-                    kind = queue.get_nowait()
-                    await one(kind)
-                    progress.advance(task)
-
-            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-        elapsed = time.perf_counter() - began
+        start.set()
+        finished = await _collect(children, results, done, len(plan))
         cpu_after = tree_usage(api_process)[0] if api_process else None
+        for child in children:
+            child.join(timeout=10)
+        elapsed = max(r.ended for r in finished) - min(r.began for r in finished)
+        for result in finished:
+            for name, values in result.samples.latencies_ms.items():
+                samples.latencies_ms.setdefault(name, []).extend(values)
+            for name, statuses in result.samples.errors.items():
+                bucket = samples.errors.setdefault(name, {})
+                for status, count in statuses.items():
+                    bucket[status] = bucket.get(status, 0) + count
         total = sum(len(v) for v in samples.latencies_ms.values())
+        generator_cpu = round(sum(r.cpu_s for r in finished), 2)
+        reconnects = sum(r.reconnects for r in finished)
 
         if scored:
             picks = [tokens[rng.choice(scored)] for _ in range(ALONE_REQUESTS)]
@@ -365,11 +477,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         if cpu_before is not None and cpu_after is not None
         else None
     )
+    operations = len(plan)
     return Report(
         command="python -m bench.api_latency " + " ".join(args.argv),
         params={
             "requests": args.requests,
             "concurrency": args.concurrency,
+            "processes": processes,
             "rooms": args.rooms,
             "history_per_room": args.history,
             "sampled_users": len(users),
@@ -381,10 +495,22 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:  # noqa: 
         },
         metrics={name: summarise(v) for name, v in sorted(samples.latencies_ms.items())},
         errors=samples.errors,
-        throughput={"requests_per_s": round(total / elapsed, 1), "elapsed_s": round(elapsed, 2)},
+        throughput={
+            # Every timed HTTP request (a room operation is three: join, history, leave), as
+            # the report has always counted; the plan's operations beside it.
+            "requests_per_s": round(total / elapsed, 1),
+            "operations_per_s": round(operations / elapsed, 1),
+            "reconnects": reconnects,
+            "elapsed_s": round(elapsed, 2),
+        },
         api_cpu_seconds=api_cpu,
+        generator_cpu_seconds=generator_cpu,
         quantiles={name: quantiles(v) for name, v in sorted(samples.latencies_ms.items())},
     )
+
+
+def _per_request_ms(cpu_s: float | None, requests: int) -> str:
+    return "-" if cpu_s is None or not requests else f"{1000 * cpu_s / requests:.2f}"
 
 
 def write_report(report: Report) -> Path:
@@ -393,6 +519,7 @@ def write_report(report: Report) -> Path:
     json_path = RESULTS / f"api-{stamp}.json"
     json_path.write_text(json.dumps(asdict(report), indent=2))
     params = report.params
+    total = sum(int(m["count"]) for name, m in report.metrics.items() if "_alone" not in name)
     lines = [
         f"# API latency, {report.created_at}",
         "",
@@ -417,8 +544,14 @@ def write_report(report: Report) -> Path:
         )
     lines += [
         "",
-        f"Throughput: {report.throughput['requests_per_s']} operations/s over "
-        f"{report.throughput['elapsed_s']} s. API process CPU: {report.api_cpu_seconds} s. "
+        f"Throughput: {report.throughput['requests_per_s']} requests/s "
+        f"({report.throughput.get('operations_per_s', '-')} operations/s; a room operation is "
+        f"three requests) over {report.throughput['elapsed_s']} s.",
+        "",
+        f"CPU: the API (every worker) {report.api_cpu_seconds} s, "
+        f"{_per_request_ms(report.api_cpu_seconds, total)} ms per request; the load generator "
+        f"({params.get('processes', 1)} processes) {report.generator_cpu_seconds} s, "
+        f"{_per_request_ms(report.generator_cpu_seconds, total)} ms per request. "
         f"Errors: {report.errors or 'none'}.",
     ]
     md_path = json_path.with_suffix(".md")
@@ -452,13 +585,19 @@ def main(argv: list[str] | None = None) -> None:
         default=0.5,
         help="share of the sampled users given stored suggestions (default 0.5)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="load-generator processes, each with its share of the connections (default 2)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args(argv)
     if args.history < 0:
         parser.error("--history must be 0 or more")
     if not 0.0 <= args.scored_share <= 1.0:
         parser.error("--scored-share must be between 0 and 1")
-    for name in ("requests", "concurrency", "users", "rooms"):
+    for name in ("requests", "concurrency", "users", "rooms", "processes"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     args.argv = sys.argv[1:] if argv is None else argv
