@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import logging
 import weakref
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from sqlalchemy import select
 
 from core import wire
-from core.db.models import ChatMessage
 from core.events import ChatMessageSent
 from core.frames import Message, TypingStarted, wire_time
 from domain.errors import InFlight, Invalid, Unavailable
@@ -28,18 +27,6 @@ from domain.rooms import not_participant, require_participant
 log = logging.getLogger(__name__)
 
 PENDING_TTL_S = 30
-
-
-def frame_of(message: ChatMessage) -> Message:
-    return Message(
-        room_id=message.room_id,
-        seq=message.seq,
-        message_id=message.message_id,
-        user_id=message.sender_id,
-        body=message.body,
-        created_at=wire_time(message.created_at),
-        client_msg_id=message.client_msg_id,
-    )
 
 
 # Membership and the idempotency marker in one round trip. Returns {1} when the send may
@@ -107,45 +94,74 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     return message_id
 
 
+# History, recovery and the lost-ack lookup are one statement each through the driver
+# (AsyncShardRouter.fetch): range scans of the primary key (room_id, seq), and one seek of
+# uq_chat_messages_client.
+_STORED_ID_SQL = (
+    "SELECT message_id FROM chat_messages"
+    " WHERE room_id = %s AND sender_id = %s AND client_msg_id = %s"
+)
+_AFTER_SQL = (
+    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    " WHERE room_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+)
+_NEWEST_SQL = (
+    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    " WHERE room_id = %s ORDER BY seq DESC LIMIT %s"
+)
+_BEFORE_SQL = (
+    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    " WHERE room_id = %s AND seq < %s ORDER BY seq DESC LIMIT %s"
+)
+
+
+def _frames(room_id: int, rows: list[tuple[Any, ...]]) -> list[Message]:
+    # Stored rows of typed columns: the frames need no validation pass.
+    return [
+        Message.model_construct(
+            room_id=room_id,
+            seq=seq,
+            message_id=message_id,
+            user_id=sender_id,
+            body=body,
+            created_at=wire_time(created_at),
+            client_msg_id=client_msg_id,
+        )
+        for seq, message_id, sender_id, body, created_at, client_msg_id in rows
+    ]
+
+
 async def stored_message_id(
     res: Resources, room_id: int, sender_id: int, client_msg_id: str
 ) -> int | None:
     """The message id stored for this send, if the persistence job has stored it: one seek of
     ``uq_chat_messages_client`` (room_id, sender_id, client_msg_id)."""
-    async with res.db.for_room(room_id)() as session:
-        found: int | None = await session.scalar(
-            select(ChatMessage.message_id).where(
-                ChatMessage.room_id == room_id,
-                ChatMessage.sender_id == sender_id,
-                ChatMessage.client_msg_id == client_msg_id,
-            )
-        )
-    return found
+    rows = await res.db.fetch(
+        res.db.shard_for_room(room_id), _STORED_ID_SQL, (room_id, sender_id, client_msg_id)
+    )
+    return int(rows[0][0]) if rows else None
 
 
 async def messages_after(
     res: Resources, room_id: int, after_seq: int, *, limit: int
 ) -> list[Message]:
-    async with res.db.for_room(room_id)() as session:
-        rows = await session.scalars(
-            select(ChatMessage)
-            .where(ChatMessage.room_id == room_id, ChatMessage.seq > after_seq)
-            .order_by(ChatMessage.seq)
-            .limit(limit)
-        )
-        return [frame_of(m) for m in rows]
+    rows = await res.db.fetch(
+        res.db.shard_for_room(room_id), _AFTER_SQL, (room_id, after_seq, limit)
+    )
+    return _frames(room_id, rows)
 
 
 async def messages_before(
     res: Resources, room_id: int, before_seq: int | None, *, limit: int
 ) -> list[Message]:
     """Up to ``limit`` messages before ``before_seq`` (newest page if None), oldest first."""
-    statement = select(ChatMessage).where(ChatMessage.room_id == room_id)
-    if before_seq is not None:
-        statement = statement.where(ChatMessage.seq < before_seq)
-    async with res.db.for_room(room_id)() as session:
-        rows = await session.scalars(statement.order_by(ChatMessage.seq.desc()).limit(limit))
-        return [frame_of(m) for m in reversed(list(rows))]
+    shard = res.db.shard_for_room(room_id)
+    if before_seq is None:
+        rows = await res.db.fetch(shard, _NEWEST_SQL, (room_id, limit))
+    else:
+        rows = await res.db.fetch(shard, _BEFORE_SQL, (room_id, before_seq, limit))
+    rows.reverse()
+    return _frames(room_id, rows)
 
 
 async def history(

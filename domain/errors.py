@@ -6,6 +6,7 @@ Each transport maps the class to its own terms: ``api.errors`` to an HTTP status
 
 from __future__ import annotations
 
+import asyncmy.errors
 import neo4j.exceptions
 import redis.exceptions
 import sqlalchemy.exc
@@ -98,5 +99,11 @@ def store_unavailable(error: BaseException) -> Unavailable | None:
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         code = error.orig.args[0] if error.orig is not None and error.orig.args else None
         if error.connection_invalidated or code in _MYSQL_AWAY:
+            return Unavailable("a MySQL shard is unavailable; retry shortly", service="mysql")
+    # The driver's own errors, from the statements run without SQLAlchemy (AsyncShardRouter's
+    # fetch and execute).
+    if isinstance(error, asyncmy.errors.OperationalError | asyncmy.errors.InterfaceError):
+        code = error.args[0] if error.args else None
+        if code in _MYSQL_AWAY:
             return Unavailable("a MySQL shard is unavailable; retry shortly", service="mysql")
     return None

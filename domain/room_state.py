@@ -27,28 +27,46 @@ import redis.asyncio as aioredis
 
 from core import wire
 
+# Join and leave answer with the room's state hash as well (HGETALL, flat), so that a join or
+# a leave is this one script: no read of the state before it, none after. A private room
+# answers PRIVATE, without joining, to anyone but its owner until the caller has checked the
+# invitation in MySQL (ARGV[3] = '1').
 _JOIN = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return {-2, 0} end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {0, redis.call('SCARD', KEYS[2])} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, {}} end
+local raw = redis.call('HGETALL', KEYS[1])
+local h = {}
+for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+if h['status'] ~= 'open' then return {-2, 0, raw} end
+if h['visibility'] == 'private' and h['owner_id'] ~= ARGV[1] and ARGV[3] ~= '1' then
+  return {-4, 0, raw}
+end
 local n = redis.call('SCARD', KEYS[2])
-if n >= tonumber(redis.call('HGET', KEYS[1], 'capacity')) then return {-3, n} end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {0, n, raw} end
+if n >= tonumber(h['capacity']) then return {-3, n, raw} end
 redis.call('SADD', KEYS[2], ARGV[1])
 n = n + 1
 redis.call('ZADD', KEYS[3], n, ARGV[2])
 redis.call('ZADD', KEYS[4], n, ARGV[2])
-return {1, n}
+return {1, n, raw}
 """
 
+# A private room's stranger (not owner, not participant) is told PRIVATE, as for a join.
 _LEAVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {0, redis.call('SCARD', KEYS[2])} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, {}} end
+local raw = redis.call('HGETALL', KEYS[1])
+local h = {}
+for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then
+  local n = redis.call('SCARD', KEYS[2])
+  if h['visibility'] == 'private' and h['owner_id'] ~= ARGV[1] then return {-4, n, raw} end
+  return {0, n, raw}
+end
 local n = redis.call('SCARD', KEYS[2])
-if redis.call('HGET', KEYS[1], 'status') == 'open' then
+if h['status'] == 'open' then
   redis.call('ZADD', KEYS[3], n, ARGV[2])
   redis.call('ZADD', KEYS[4], n, ARGV[2])
 end
-return {1, n}
+return {1, n, raw}
 """
 
 # Fill an absent room from the record: ARGV = room_id, #fields*2 of state, then participants.
@@ -79,12 +97,14 @@ class JoinOutcome(IntEnum):
     NOT_CACHED = -1
     CLOSED = -2
     FULL = -3
+    PRIVATE = -4  # check the invitation, then join with ``invited=True``
     ALREADY = 0
     JOINED = 1
 
 
 class LeaveOutcome(IntEnum):
     NOT_CACHED = -1
+    PRIVATE = -4  # not a participant of a private room that is not theirs
     NOT_PARTICIPANT = 0
     LEFT = 1
 
@@ -162,6 +182,9 @@ class RoomState:
         return timer
 
 
+TOPICS_CACHED = 100_000  # room topics remembered per process (about 10 MiB)
+
+
 class RoomStateStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
@@ -169,6 +192,7 @@ class RoomStateStore:
         self._leave = redis.register_script(_LEAVE)
         self._load = redis.register_script(_LOAD)
         self._close = redis.register_script(_CLOSE)
+        self._topics: dict[int, str] = {}  # room id -> topic (insertion order: oldest first)
 
     @staticmethod
     def _keys(room_id: int, topic: str) -> list[str]:
@@ -186,13 +210,38 @@ class RoomStateStore:
         args: list[str | int] = [state.id, len(record), *fields, *participants]
         return bool(await self._load(keys=self._keys(state.id, state.topic), args=args))
 
-    async def join(self, room_id: int, topic: str, user_id: int) -> tuple[JoinOutcome, int]:
-        outcome, count = await self._join(keys=self._keys(room_id, topic), args=[user_id, room_id])
-        return JoinOutcome(int(outcome)), int(count)
+    def topic_of(self, room_id: int) -> str | None:
+        """The room's topic if this process has seen it: a room's topic never changes, and the
+        join and leave scripts need its index key before they run."""
+        return self._topics.get(room_id)
 
-    async def leave(self, room_id: int, topic: str, user_id: int) -> tuple[LeaveOutcome, int]:
-        outcome, count = await self._leave(keys=self._keys(room_id, topic), args=[user_id, room_id])
-        return LeaveOutcome(int(outcome)), int(count)
+    def _remember(self, state: RoomState) -> RoomState:
+        if len(self._topics) >= TOPICS_CACHED:
+            self._topics.pop(next(iter(self._topics)))
+        self._topics[state.id] = state.topic
+        return state
+
+    async def join(
+        self, room_id: int, topic: str, user_id: int, *, invited: bool = False
+    ) -> tuple[JoinOutcome, int, RoomState | None]:
+        """Join in one script: the outcome, the participants after it, and the room's state."""
+        outcome, count, raw = await self._join(
+            keys=self._keys(room_id, topic), args=[user_id, room_id, int(invited)]
+        )
+        return JoinOutcome(int(outcome)), int(count), self._state_of(raw)
+
+    async def leave(
+        self, room_id: int, topic: str, user_id: int
+    ) -> tuple[LeaveOutcome, int, RoomState | None]:
+        outcome, count, raw = await self._leave(
+            keys=self._keys(room_id, topic), args=[user_id, room_id]
+        )
+        return LeaveOutcome(int(outcome)), int(count), self._state_of(raw)
+
+    def _state_of(self, flat: list[str]) -> RoomState | None:
+        if not flat:
+            return None
+        return self._remember(RoomState.from_hash(dict(zip(flat[::2], flat[1::2], strict=True))))
 
     async def close(self, room_id: int, topic: str) -> None:
         await self._close(keys=self._keys(room_id, topic), args=[room_id])
@@ -200,7 +249,9 @@ class RoomStateStore:
     async def state(self, room_id: int) -> RoomState | None:
         """The room's live state, or None if Redis does not hold it."""
         raw = await self.redis.hgetall(wire.room_state_key(room_id))
-        return RoomState.from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
+        if not raw:
+            return None
+        return self._remember(RoomState.from_hash({str(k): str(v) for k, v in raw.items()}))
 
     async def participant_count(self, room_id: int) -> int:
         count: int = await self.redis.scard(wire.room_participants_key(room_id))

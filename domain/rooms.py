@@ -194,56 +194,75 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
     return room_out(await _live_state(res, room.id), 1)
 
 
-async def join_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
-    state = await ensure_cached(res, room_id)
-    owner_id = state.owner_id
-    if state.visibility == "private" and user_id != owner_id:
+async def _topic(res: Resources, room_id: int) -> str:
+    """The room's topic (its index key), from the process's memory or the live state."""
+    topic = res.rooms.topic_of(room_id)
+    if topic is None:
+        topic = (await ensure_cached(res, room_id)).topic
+    return topic
+
+
+_ADD_PARTICIPANT = (
+    "INSERT IGNORE INTO room_participants (room_id, user_id, role) VALUES (%s, %s, 'member')"
+)
+_REMOVE_PARTICIPANT = "DELETE FROM room_participants WHERE room_id = %s AND user_id = %s"
+
+
+async def join_room(
+    res: Resources, room_id: int, user_id: int, *, invited: bool = False
+) -> RoomOut:
+    """Join (idempotent): one Redis script (capacity checked and the seat taken atomically, the
+    room's state read in the same call), one MySQL statement, then the announcements."""
+    topic = await _topic(res, room_id)
+    outcome, count, state = await res.rooms.join(room_id, topic, user_id, invited=invited)
+    if outcome is JoinOutcome.NOT_CACHED or state is None:  # evicted: load it, try again
+        await ensure_cached(res, room_id)
+        return await join_room(res, room_id, user_id, invited=invited)
+    if outcome is JoinOutcome.PRIVATE:
         if not await _is_invited(res, room_id, user_id):
             raise NotFound(f"room {room_id} does not exist")
-        if await _blocked_by(res, owner_id, user_id):
+        if await _blocked_by(res, state.owner_id, user_id):
             raise Forbidden("the owner of this private room has blocked you", code="blocked")
-    outcome, count = await res.rooms.join(room_id, state.topic, user_id)
+        return await join_room(res, room_id, user_id, invited=True)
     if outcome is JoinOutcome.FULL:
         raise Conflict(f"room {room_id} is full ({count}/{state.capacity})", code="room_full")
     if outcome is JoinOutcome.CLOSED:
         raise Conflict(f"room {room_id} is closed", code="room_closed")
-    if outcome is JoinOutcome.NOT_CACHED:  # evicted between the two calls; try once more
-        return await join_room(res, room_id, user_id)
+    room = room_out(state, count)
     if outcome is JoinOutcome.JOINED:
         try:
-            async with res.db.for_room(room_id).begin() as session:
-                await session.execute(
-                    insert(RoomParticipant)
-                    .values(room_id=room_id, user_id=user_id, role="member")
-                    .prefix_with("IGNORE")
-                )
+            await res.db.execute(
+                res.db.shard_for_room(room_id), _ADD_PARTICIPANT, (room_id, user_id)
+            )
         except Exception as error:
             await res.rooms.leave(room_id, state.topic, user_id)  # give the seat back
             raise Unavailable("could not record the join; try again") from error
         res.publisher.publish(RoomJoined(room_id=room_id, user_id=user_id, participant_count=count))
-        return await broadcast_room(
-            res, "joined", user_id, room_out(await _live_state(res, room_id), count)
-        )
-    return room_out(await _live_state(res, room_id), count)
+        return await broadcast_room(res, "joined", user_id, room)
+    return room
 
 
 async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
-    state = await access_room(res, room_id, user_id)
-    outcome, count = await res.rooms.leave(room_id, state.topic, user_id)
-    if outcome is LeaveOutcome.NOT_CACHED:
+    """Leave (idempotent): one Redis script, one MySQL statement, then the announcements. A
+    private room stays a 404 to whoever may not see it."""
+    topic = await _topic(res, room_id)
+    outcome, count, state = await res.rooms.leave(room_id, topic, user_id)
+    if outcome is LeaveOutcome.NOT_CACHED or state is None:
+        await ensure_cached(res, room_id)
         return await leave_room(res, room_id, user_id)
+    if outcome is LeaveOutcome.PRIVATE and not (
+        await _is_invited(res, room_id, user_id)
+        and not await _blocked_by(res, state.owner_id, user_id)
+    ):
+        raise NotFound(f"room {room_id} does not exist")
+    room = room_out(state, count)
     if outcome is LeaveOutcome.LEFT:
-        async with res.db.for_room(room_id).begin() as session:
-            await session.execute(
-                delete(RoomParticipant).where(
-                    RoomParticipant.room_id == room_id, RoomParticipant.user_id == user_id
-                )
-            )
-        res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
-        return await broadcast_room(
-            res, "left", user_id, room_out(await _live_state(res, room_id), count)
+        await res.db.execute(
+            res.db.shard_for_room(room_id), _REMOVE_PARTICIPANT, (room_id, user_id)
         )
-    return room_out(await _live_state(res, room_id), count)
+        res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
+        return await broadcast_room(res, "left", user_id, room)
+    return room
 
 
 async def close_room(res: Resources, room_id: int, user_id: int) -> None:

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Select, Subquery, and_, delete, func, or_, select, union, union_all, update
+from sqlalchemy import Subquery, and_, delete, func, or_, select, union_all, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.db.models import (
     BuddyRequest,
@@ -34,6 +33,7 @@ from core.events import (
 )
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
+from domain.schemas.common import as_utc
 from domain.schemas.social import (
     FriendOut,
     FriendRequestOut,
@@ -283,40 +283,56 @@ async def _require_user(session: AsyncSession, user_id: int) -> None:
         raise NotFound(f"user {user_id} does not exist")
 
 
-def friends_statement(user_id: int, *, after: int, limit: int) -> Select[int, datetime, str, str]:
-    """Keyset page over idx_friendships_user1: one partition, one index range."""
-    return (
-        select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
-        .join(User, User.id == Friendship.user2_id)
-        .where(Friendship.user1_id == user_id, Friendship.user2_id > after)
-        .order_by(Friendship.user2_id)
-        .limit(limit)
-    )
+# The friend reads are the API's hottest: each is one statement written once and run through
+# the driver (AsyncShardRouter.fetch), one round trip, no ORM session or compilation per
+# request. Whether the users exist is asked only when a page comes back empty: a user with
+# friendship rows exists (users are never deleted). tests/integration/test_services.py
+# EXPLAINs these exact statements.
+FRIENDS_SQL = (
+    "SELECT f.user2_id, f.created_at, u.username, u.display_name"
+    " FROM friendships f JOIN users u ON u.id = f.user2_id"
+    " WHERE f.user1_id = %(user)s AND f.user2_id > %(after)s"
+    " ORDER BY f.user2_id LIMIT %(limit)s"
+)
+# Two ranges of idx_friendships_user1 joined on the friend's id.
+MUTUAL_SQL = (
+    "SELECT f.user2_id, f.created_at, u.username, u.display_name"
+    " FROM friendships f"
+    " JOIN friendships t ON t.user1_id = %(other)s AND t.user2_id = f.user2_id"
+    " JOIN users u ON u.id = f.user2_id"
+    " WHERE f.user1_id = %(user)s AND f.user2_id > %(after)s"
+    " ORDER BY f.user2_id LIMIT %(limit)s"
+)
+_EXISTING_USERS = "SELECT id FROM users WHERE id IN %(ids)s"
 
 
-def mutual_statement(a: int, b: int, *, after: int, limit: int) -> Select[int, datetime, str, str]:
-    """Two ranges of idx_friendships_user1 joined on the friend's id."""
-    theirs = aliased(Friendship)
-    return (
-        select(Friendship.user2_id, Friendship.created_at, User.username, User.display_name)
-        .join(theirs, and_(theirs.user1_id == b, theirs.user2_id == Friendship.user2_id))
-        .join(User, User.id == Friendship.user2_id)
-        .where(Friendship.user1_id == a, Friendship.user2_id > after)
-        .order_by(Friendship.user2_id)
-        .limit(limit)
-    )
+async def _require_users(res: Resources, *user_ids: int) -> None:
+    """404 naming the first of ``user_ids`` that does not exist (one primary-key lookup)."""
+    found = {
+        row[0] for row in await res.db.fetch(DIRECTORY_SHARD, _EXISTING_USERS, {"ids": user_ids})
+    }
+    for user_id in user_ids:
+        if user_id not in found:
+            raise NotFound(f"user {user_id} does not exist")
+
+
+def _friends_of(rows: list[tuple[Any, ...]]) -> list[FriendOut]:
+    # The row values come from typed columns: no validation pass is needed to build the models.
+    return [
+        FriendOut.model_construct(
+            user_id=user_id, username=username, display_name=display_name, since=as_utc(since)
+        )
+        for user_id, since, username, display_name in rows
+    ]
 
 
 async def friends(res: Resources, user_id: int, *, after: int, limit: int) -> list[FriendOut]:
-    async with res.db.directory()() as session:
-        await _require_user(session, user_id)
-        rows = (await session.execute(friends_statement(user_id, after=after, limit=limit))).all()
-    return [
-        FriendOut(
-            user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at
-        )
-        for r in rows
-    ]
+    """A keyset page over idx_friendships_user1: one partition, one index range."""
+    params = {"user": user_id, "after": after, "limit": limit}
+    rows = await res.db.fetch(DIRECTORY_SHARD, FRIENDS_SQL, params)
+    if not rows:
+        await _require_users(res, user_id)
+    return _friends_of(rows)
 
 
 async def friend_count(res: Resources, user_id: int) -> int:
@@ -331,16 +347,11 @@ async def friend_count(res: Resources, user_id: int) -> int:
 async def mutual_friends(
     res: Resources, a: int, b: int, *, after: int, limit: int
 ) -> list[FriendOut]:
-    async with res.db.directory()() as session:
-        await _require_user(session, a)
-        await _require_user(session, b)
-        rows = (await session.execute(mutual_statement(a, b, after=after, limit=limit))).all()
-    return [
-        FriendOut(
-            user_id=r.user2_id, username=r.username, display_name=r.display_name, since=r.created_at
-        )
-        for r in rows
-    ]
+    params = {"user": a, "other": b, "after": after, "limit": limit}
+    rows = await res.db.fetch(DIRECTORY_SHARD, MUTUAL_SQL, params)
+    if not rows:
+        await _require_users(res, a, b)
+    return _friends_of(rows)
 
 
 FOF_FRIENDS_SAMPLED = 100
@@ -351,9 +362,7 @@ async def friend_suggestions(res: Resources, me: int, *, limit: int) -> list[Sug
     """People you may know: the graph job's ranking when it has scored you (one primary-key
     range of ``friend_suggestions``), less anyone who has since become a friend, a pending
     request or a block either way; otherwise the friends of friends."""
-    async with res.db.engine(DIRECTORY_SHARD).connect() as conn:
-        result = await conn.exec_driver_sql(_STORED_SUGGESTIONS, {"me": me, "limit": limit})
-        stored: list[tuple[Any, ...]] = [tuple(row) for row in result.all()]
+    stored = await res.db.fetch(DIRECTORY_SHARD, _STORED_SUGGESTIONS, {"me": me, "limit": limit})
     if stored:
         return [
             SuggestedFriendOut(
@@ -420,6 +429,25 @@ def two_hop_reach(friends: Sequence[int]) -> Subquery:
     ).subquery("reach")
 
 
+_FRIENDS_SAMPLED_SQL = (
+    "SELECT user2_id FROM friendships WHERE user1_id = %s ORDER BY user2_id LIMIT %s"
+)
+_REACH_BRANCH = "(SELECT user2_id AS candidate FROM friendships WHERE user1_id = %s LIMIT %s)"
+# The database counts and ranks the (at most 20,000) reached ids and returns one page with the
+# names; counting them in Python was most of this endpoint's CPU (py-spy, bench/README.md).
+_FOF_RANKED_SQL = (
+    "SELECT r.candidate, r.mutual, u.username, u.display_name FROM ("
+    " SELECT reach.candidate, COUNT(*) AS mutual FROM ({reach}) reach"
+    " WHERE reach.candidate <> %s"
+    " AND NOT EXISTS (SELECT 1 FROM friendships a"
+    "   WHERE a.user1_id = %s AND a.user2_id = reach.candidate)"
+    " AND reach.candidate NOT IN (SELECT blocked_id FROM user_blocks WHERE blocker_id = %s"
+    "   UNION SELECT blocker_id FROM user_blocks WHERE blocked_id = %s)"
+    " GROUP BY reach.candidate ORDER BY mutual DESC, reach.candidate LIMIT %s"
+    ") r JOIN users u ON u.id = r.candidate ORDER BY r.mutual DESC, r.candidate"
+)
+
+
 async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[SuggestedFriendOut]:
     """Friends of friends ("people you may know"), ranked by how many friends you share: the
     fallback for users the graph job has not scored.
@@ -428,61 +456,29 @@ async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[Sug
     each, are read (one UNION ALL of index range scans on idx_friendships_user1), so a hub with
     thousands of friends costs the same as anyone. A plain GROUP BY over all friends of all
     friends reads millions of rows for a hub (measured: 30 s timeouts at 100k users); ranking
-    over the whole graph is the Neo4j recommendation job's work.
+    over the whole graph is the Neo4j recommendation job's work. Two statements through the
+    driver: the sampled friends, then the ranked page with its names.
     """
-    async with res.db.directory()() as session:
-        sampled = (
-            await session.scalars(
-                select(Friendship.user2_id)
-                .where(Friendship.user1_id == me)
-                .order_by(Friendship.user2_id)
-                .limit(FOF_FRIENDS_SAMPLED)
-            )
-        ).all()
-        if not sampled:
-            return []
-        reach = two_hop_reach(sampled)
-        candidate = reach.c.candidate
-        already = aliased(Friendship)
-        # The database counts and ranks the (at most 20,000) reached ids and returns one page;
-        # counting them in Python was most of this endpoint's CPU (py-spy, bench/README.md).
-        mutual = func.count().label("mutual")
-        ranked = (
-            await session.execute(
-                select(candidate, mutual)
-                .where(
-                    candidate != me,
-                    ~select(already.user2_id)
-                    .where(already.user1_id == me, already.user2_id == candidate)
-                    .exists(),
-                    candidate.not_in(
-                        union(
-                            select(UserBlock.blocked_id).where(UserBlock.blocker_id == me),
-                            select(UserBlock.blocker_id).where(UserBlock.blocked_id == me),
-                        )
-                    ),
-                )
-                .group_by(candidate)
-                .order_by(mutual.desc(), candidate)
-                .limit(limit)
-            )
-        ).all()
-        names = {
-            row.id: (row.username, row.display_name)
-            for row in (
-                await session.execute(
-                    select(User.id, User.username, User.display_name).where(
-                        User.id.in_([user_id for user_id, _ in ranked])
-                    )
-                )
-            ).all()
-        }
+    sampled = [
+        row[0]
+        for row in await res.db.fetch(
+            DIRECTORY_SHARD, _FRIENDS_SAMPLED_SQL, (me, FOF_FRIENDS_SAMPLED)
+        )
+    ]
+    if not sampled:
+        return []
+    reach = " UNION ALL ".join([_REACH_BRANCH] * len(sampled))
+    params: list[int] = []
+    for friend in sampled:
+        params += [friend, FOF_PER_FRIEND]
+    params += [me, me, me, me, limit]
+    ranked = await res.db.fetch(DIRECTORY_SHARD, _FOF_RANKED_SQL.format(reach=reach), params)
     return [
         SuggestedFriendOut(
             user_id=user_id,
             mutual_friends=count,
-            username=names[user_id][0],
-            display_name=names[user_id][1],
+            username=username,
+            display_name=display_name,
             reasons=SuggestionReasons(
                 mutual_friend_ids=[],
                 shared_rooms=None,
@@ -492,6 +488,5 @@ async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[Sug
             ),
             source="friends_of_friends",
         )
-        for user_id, count in ranked
-        if user_id in names
+        for user_id, count, username, display_name in ranked
     ]

@@ -14,10 +14,15 @@ languages (unlike Python's ``hash``), and costs a few arithmetic operations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+import asyncmy
+import asyncmy.errors
+from asyncmy.pool import Pool
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -31,6 +36,10 @@ from core.settings import Settings
 
 _MASK64 = (1 << 64) - 1
 DIRECTORY_SHARD = 0
+# Client errors that mean the connection died under the statement (gone away, lost mid-query,
+# a broken packet), not that the statement was wrong: worth one retry on a fresh connection.
+_DEAD_CONNECTION = frozenset({2006, 2013, 2055})
+Params = Sequence[Any] | Mapping[str, Any] | None
 
 
 def mix64(value: int) -> int:
@@ -104,13 +113,23 @@ class ShardRouter:
 
 @dataclass
 class AsyncShardRouter:
-    """The asyncio twin of ShardRouter (asyncmy driver), for the API and the gateway."""
+    """The asyncio twin of ShardRouter (asyncmy driver), for the API and the gateway.
+
+    Two ways in. ``sessions``/``directory``/``for_room`` give SQLAlchemy sessions, for writes
+    with a unit of work and every cold path. ``fetch`` and ``execute`` run one statement
+    written once as SQL text on a plain asyncmy pool in autocommit: one round trip, nothing
+    compiled, no ORM objects, no pre-ping and no reset on return. They serve the hot reads and
+    single-statement writes, where the ORM's session, statement compilation and pool
+    round trips were most of a request's CPU (py-spy, bench/README.md).
+    """
 
     settings: Settings
     pool_size: int = 10
     max_overflow: int = 20
     _engines: dict[int, AsyncEngine] = field(default_factory=dict, init=False)
     _sessions: dict[int, async_sessionmaker[AsyncSession]] = field(default_factory=dict, init=False)
+    _pools: dict[int, Pool] = field(default_factory=dict, init=False)
+    _pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     @property
     def shard_count(self) -> int:
@@ -144,8 +163,59 @@ class AsyncShardRouter:
     def for_room(self, room_id: int) -> async_sessionmaker[AsyncSession]:
         return self.sessions(self.shard_for_room(room_id))
 
+    async def _pool(self, shard: int) -> Pool:
+        pool = self._pools.get(shard)
+        if pool is not None:
+            return pool
+        if not 0 <= shard < self.shard_count:
+            raise ValueError(f"shard {shard} out of range 0..{self.shard_count - 1}")
+        async with self._pool_lock:
+            if shard not in self._pools:
+                self._pools[shard] = await asyncmy.create_pool(
+                    minsize=1,
+                    maxsize=self.pool_size + self.max_overflow,
+                    pool_recycle=3600,
+                    host=self.settings.mysql_host,
+                    port=self.settings.mysql_port(shard),
+                    user=self.settings.mysql_user,
+                    password=self.settings.mysql_password.get_secret_value(),
+                    db=self.settings.mysql_database,
+                    charset="utf8mb4",
+                    autocommit=True,
+                )
+            return self._pools[shard]
+
+    async def fetch(self, shard: int, sql: str, params: Params = None) -> list[tuple[Any, ...]]:
+        """The rows of one read (``%(name)s`` or ``%s`` parameters), retried once on a fresh
+        connection if the pooled one had died (a shard restart)."""
+        try:
+            return await self._fetch_once(shard, sql, params)
+        except asyncmy.errors.OperationalError as error:
+            if not error.args or error.args[0] not in _DEAD_CONNECTION:
+                raise
+        return await self._fetch_once(shard, sql, params)
+
+    async def _fetch_once(self, shard: int, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        pool = await self._pool(shard)
+        async with pool.acquire() as conn, conn.cursor() as cursor:
+            await cursor.execute(sql, params)
+            return list(await cursor.fetchall())  # asyncmy: a list, or () for no rows
+
+    async def execute(self, shard: int, sql: str, params: Params = None) -> int:
+        """Run one statement in its own transaction (autocommit); the rows it changed. Not
+        retried: only the caller knows whether running it twice is harmless."""
+        pool = await self._pool(shard)
+        async with pool.acquire() as conn, conn.cursor() as cursor:
+            changed: int = await cursor.execute(sql, params)
+            return changed
+
     async def dispose(self) -> None:
         for engine in self._engines.values():
             await engine.dispose()
         self._engines.clear()
+        pools = list(self._pools.values())
+        self._pools.clear()
+        for pool in pools:
+            pool.close()
+            await pool.wait_closed()
         self._sessions.clear()

@@ -22,9 +22,9 @@ Subjects = Annotated[list[Subject], Field(max_length=20)]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     # MySQL DATETIME columns hold UTC without a zone; say so on the wire ("...Z").
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
