@@ -71,6 +71,16 @@ TARGETS_MS = {
     "friend_suggestions_alone": 5.0,
 }
 ALONE_REQUESTS = 300
+STACK_PROCESSES = (
+    "mariadb-0",
+    "mariadb-1",
+    "redis",
+    "kafka",
+    "flink-taskmanager",
+    "neo4j",
+    "dagster-daemon",
+    "dagster-webserver",
+)
 SUGGESTIONS_PER_USER = 20
 
 # Friends of friends with the mutual friends behind each (up to five ids): a stand-in ranking
@@ -224,6 +234,9 @@ class Report:
     throughput: dict[str, float]
     api_cpu_seconds: float | None
     generator_cpu_seconds: float | None = None
+    # The other services' CPU over the same stretch (the database's share of the work, and
+    # whatever else was running on the box).
+    stack_cpu_seconds: dict[str, float] = field(default_factory=dict)
     quantiles: dict[str, list[float]] = field(default_factory=dict)
     kind: str = "api_latency"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -440,12 +453,22 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
         for child in children:
             child.start()
         api_process = stack_process(settings, "api")
+        others = {
+            name: process
+            for name in STACK_PROCESSES
+            if (process := stack_process(settings, name)) is not None
+        }
         # Let every child import and connect before the clock starts.
         await asyncio.sleep(2.0)
         cpu_before = tree_usage(api_process)[0] if api_process else None
+        others_before = {name: tree_usage(process)[0] for name, process in others.items()}
         start.set()
         finished = await _collect(children, results, done, len(plan))
         cpu_after = tree_usage(api_process)[0] if api_process else None
+        others_cpu = {
+            name: round(tree_usage(process)[0] - others_before[name], 2)
+            for name, process in others.items()
+        }
         for child in children:
             child.join(timeout=10)
         elapsed = max(r.ended for r in finished) - min(r.began for r in finished)
@@ -505,6 +528,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
         },
         api_cpu_seconds=api_cpu,
         generator_cpu_seconds=generator_cpu,
+        stack_cpu_seconds=others_cpu,
         quantiles={name: quantiles(v) for name, v in sorted(samples.latencies_ms.items())},
     )
 
@@ -553,6 +577,15 @@ def write_report(report: Report) -> Path:
         f"({params.get('processes', 1)} processes) {report.generator_cpu_seconds} s, "
         f"{_per_request_ms(report.generator_cpu_seconds, total)} ms per request. "
         f"Errors: {report.errors or 'none'}.",
+        "",
+        "The other services over the same stretch (CPU s, cores):",
+        "",
+        "| process | CPU s | cores |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {cpu} | {cpu / report.throughput['elapsed_s']:.3f} |"
+            for name, cpu in report.stack_cpu_seconds.items()
+        ),
     ]
     md_path = json_path.with_suffix(".md")
     md_path.write_text("\n".join(lines) + "\n")

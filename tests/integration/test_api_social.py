@@ -195,3 +195,20 @@ def test_friends_of_friends_ranked_by_mutual_friends(people: People) -> None:
     # Friends are never suggested.
     _befriend(me, two_mutual)
     assert two_mutual.id not in [s["user_id"] for s in me.http.get("/friends/suggestions").json()]
+
+
+def test_friends_of_friends_skip_friends_ranked_above_the_page(people: People) -> None:
+    """The ranking counts first and leaves out friends after: friends that outrank every
+    candidate must not push the one real candidate off a one-row page."""
+    me, a, b, c, stranger = (people.register() for _ in range(5))
+    for friend in (a, b, c):
+        _befriend(me, friend)
+    _befriend(a, b)
+    _befriend(b, c)
+    _befriend(a, c)
+    _befriend(a, stranger)
+    # Reached: a, b and c twice each (and me three times), the stranger once.
+    page = me.http.get("/friends/suggestions", params={"limit": 1}).json()
+    assert [(s["user_id"], s["mutual_friends"], s["source"]) for s in page] == [
+        (stranger.id, 1, "friends_of_friends")
+    ]
