@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # Dagster's run, event-log and schedule storage: a database of its own on shard 0.
     dagster_database: str = "dagster"
     dagster_port: int = 3000
+    # The code server both the webserver and the daemon read the graph jobs from.
+    dagster_grpc_port: int = 4266
     # Seconds between the graph-events sensor's looks at Kafka; each hit launches a run, and a
     # run costs a Python start-up (about 3 s of CPU), so this bounds the sync's idle cost.
     dagster_sensor_interval_s: int = Field(default=30, ge=5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.settings import Settings
 from stack.services.api import ApiService
 from stack.services.base import Service, ServiceStatus
-from stack.services.dagster import DagsterDaemon, DagsterWebserver
+from stack.services.dagster import DagsterCodeServer, DagsterDaemon, DagsterWebserver
 from stack.services.flink import FlinkJobManager, FlinkTaskManager
 from stack.services.flink_jobs import ChatPersistJob, FlinkJob
 from stack.services.influxdb import InfluxDBService
@@ -27,6 +27,7 @@ def all_services(settings: Settings) -> list[Service]:
         FlinkJobManager(settings),
         FlinkTaskManager(settings),
         ApiService(settings),
+        DagsterCodeServer(settings),
         DagsterWebserver(settings),
         ChatPersistJob(settings),
         DagsterDaemon(settings),
@@ -35,10 +36,14 @@ def all_services(settings: Settings) -> list[Service]:
 
 def start_waves(services: list[Service]) -> list[list[Service]]:
     """Groups that may start concurrently; a later wave needs the earlier ones up."""
-    second_kinds = (FlinkTaskManager, ApiService, DagsterWebserver)
-    # Jobs need the TaskManager; the daemon's health is read through the webserver.
-    third_kinds = (FlinkJob, DagsterDaemon)
-    first: list[Service] = [s for s in services if not isinstance(s, (*second_kinds, *third_kinds))]
+    # The webserver and the daemon read the code server; jobs need the TaskManager; the
+    # daemon's health is read through the webserver.
+    second_kinds = (FlinkTaskManager, ApiService, DagsterCodeServer)
+    third_kinds = (FlinkJob, DagsterWebserver)
+    fourth_kinds = (DagsterDaemon,)
+    later = (*second_kinds, *third_kinds, *fourth_kinds)
+    first: list[Service] = [s for s in services if not isinstance(s, later)]
     second: list[Service] = [s for s in services if isinstance(s, second_kinds)]
     third: list[Service] = [s for s in services if isinstance(s, third_kinds)]
-    return [wave for wave in (first, second, third) if wave]
+    fourth: list[Service] = [s for s in services if isinstance(s, fourth_kinds)]
+    return [wave for wave in (first, second, third, fourth) if wave]

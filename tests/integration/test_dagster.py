@@ -4,6 +4,7 @@ both stop with their children on SIGTERM (DESIGN.md's pitfall)."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from core.settings import Settings
 from graph_jobs.sync.relations import RELATIONS
-from stack.services.dagster import DagsterDaemon, DagsterWebserver
+from stack.services.dagster import DagsterCodeServer, DagsterDaemon, DagsterWebserver
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration
@@ -92,14 +93,39 @@ def test_the_ui_serves_every_asset_check_job_and_sensor(settings: Settings) -> N
 
 
 def test_the_daemon_stops_with_its_children_and_comes_back(settings: Settings) -> None:
-    require(settings, "dagster-webserver", "dagster-daemon")
+    require(settings, "dagster-code-server", "dagster-webserver", "dagster-daemon")
     daemon = DagsterDaemon(settings)
     pid = daemon.process.pid()
     assert pid is not None
     family = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    assert len(family) >= 2  # the daemon and the code server it loads the definitions in
+    # The daemon reads the code location from the code server: it starts no code server of
+    # its own (one, replaced every minute, was its whole idle cost).
+    assert not any("grpc" in " ".join(p.cmdline()) for p in family[1:])
     assert daemon.stop()
     assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     daemon.start()
     assert daemon.healthy()
     assert DagsterWebserver(settings).healthy()
+
+
+def test_a_restarted_code_server_is_served_again(settings: Settings) -> None:
+    """The webserver and the daemon read the code location over gRPC: when the code server
+    restarts (a deploy), the UI serves the location again without restarting either."""
+    require(settings, "dagster-code-server", "dagster-webserver", "dagster-daemon")
+    code_server = DagsterCodeServer(settings)
+    assert code_server.stop()
+    code_server.start()
+    assert code_server.healthy()
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name"
+        " locationOrLoadError { __typename } } } } }"
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        entries = _graphql(settings, query)["workspaceOrError"]["locationEntries"]
+        loaded = {e["name"]: e["locationOrLoadError"]["__typename"] for e in entries}
+        if loaded == {"graph_jobs.definitions": "RepositoryLocation"}:
+            break
+        assert time.monotonic() < deadline, f"the location did not come back: {loaded}"
+        time.sleep(2)
+    assert DagsterDaemon(settings).healthy()
