@@ -389,6 +389,50 @@ async def _collect(children: list[Any], results: Any, done: Any, total: int) -> 
     return finished
 
 
+async def _run_children(
+    settings: Settings, children: list[Any], start: Any, done: Any, results: Any, total: int
+) -> tuple[list[ShareResult], float | None, dict[str, float]]:
+    """Start the generator processes, open the clock once they are connected, and return
+    their results with the API's CPU seconds and every other service's over the run."""
+    for child in children:
+        child.start()
+    api_process = stack_process(settings, "api")
+    others = {
+        name: process
+        for name in STACK_PROCESSES
+        if (process := stack_process(settings, name)) is not None
+    }
+    # Let every child import and connect before the clock starts.
+    await asyncio.sleep(2.0)
+    cpu_before = tree_usage(api_process)[0] if api_process else None
+    others_before = {name: tree_usage(process)[0] for name, process in others.items()}
+    start.set()
+    finished = await _collect(children, results, done, total)
+    cpu_after = tree_usage(api_process)[0] if api_process else None
+    others_cpu = {
+        name: round(tree_usage(process)[0] - others_before[name], 2)
+        for name, process in others.items()
+    }
+    for child in children:
+        child.join(timeout=10)
+    api_cpu = (
+        round(cpu_after - cpu_before, 2)
+        if cpu_before is not None and cpu_after is not None
+        else None
+    )
+    return finished, api_cpu, others_cpu
+
+
+def _merge(finished: list[ShareResult], samples: Samples) -> None:
+    for result in finished:
+        for name, values in result.samples.latencies_ms.items():
+            samples.latencies_ms.setdefault(name, []).extend(values)
+        for name, statuses in result.samples.errors.items():
+            bucket = samples.errors.setdefault(name, {})
+            for status, count in statuses.items():
+                bucket[status] = bucket.get(status, 0) + count
+
+
 def _split(items: list[str], parts: int) -> list[list[str]]:
     return [items[n::parts] for n in range(parts)]
 
@@ -450,35 +494,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
             )
             for n, part in enumerate(_split(plan, processes))
         ]
-        for child in children:
-            child.start()
-        api_process = stack_process(settings, "api")
-        others = {
-            name: process
-            for name in STACK_PROCESSES
-            if (process := stack_process(settings, name)) is not None
-        }
-        # Let every child import and connect before the clock starts.
-        await asyncio.sleep(2.0)
-        cpu_before = tree_usage(api_process)[0] if api_process else None
-        others_before = {name: tree_usage(process)[0] for name, process in others.items()}
-        start.set()
-        finished = await _collect(children, results, done, len(plan))
-        cpu_after = tree_usage(api_process)[0] if api_process else None
-        others_cpu = {
-            name: round(tree_usage(process)[0] - others_before[name], 2)
-            for name, process in others.items()
-        }
-        for child in children:
-            child.join(timeout=10)
+        finished, api_cpu, others_cpu = await _run_children(
+            settings, children, start, done, results, len(plan)
+        )
         elapsed = max(r.ended for r in finished) - min(r.began for r in finished)
-        for result in finished:
-            for name, values in result.samples.latencies_ms.items():
-                samples.latencies_ms.setdefault(name, []).extend(values)
-            for name, statuses in result.samples.errors.items():
-                bucket = samples.errors.setdefault(name, {})
-                for status, count in statuses.items():
-                    bucket[status] = bucket.get(status, 0) + count
+        _merge(finished, samples)
         total = sum(len(v) for v in samples.latencies_ms.values())
         generator_cpu = round(sum(r.cpu_s for r in finished), 2)
         reconnects = sum(r.reconnects for r in finished)
@@ -495,11 +515,6 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
             drop_history(settings, rooms)
     unplant_suggestions(settings, planted)
 
-    api_cpu = (
-        round(cpu_after - cpu_before, 2)
-        if cpu_before is not None and cpu_after is not None
-        else None
-    )
     operations = len(plan)
     return Report(
         command="python -m bench.api_latency " + " ".join(args.argv),
