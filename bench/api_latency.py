@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import http.client
 import json
 import logging
@@ -237,6 +238,8 @@ class Report:
     # The other services' CPU over the same stretch (the database's share of the work, and
     # whatever else was running on the box).
     stack_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    # Each kind of operation run alone (--per-operation): its requests/s and API CPU per request.
+    per_operation: dict[str, dict[str, float]] = field(default_factory=dict)
     quantiles: dict[str, list[float]] = field(default_factory=dict)
     kind: str = "api_latency"
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
@@ -389,6 +392,37 @@ async def _collect(children: list[Any], results: Any, done: Any, total: int) -> 
     return finished
 
 
+OPERATION_REQUESTS = {
+    "room": "join, history page, leave",
+    "friends": "friend list",
+    "mutual": "mutual friends",
+    "fof": "suggestions: stored, or friends of friends",
+}
+
+
+async def _drive_plan(
+    settings: Settings, share: Share, plan: list[str], processes: int
+) -> tuple[list[ShareResult], float | None, dict[str, float]]:
+    """Run ``plan`` with ``share.concurrency`` connections over ``processes`` processes."""
+    in_flight = [len(range(n, share.concurrency, processes)) for n in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    start, done, results = context.Event(), context.Value("i", 0), context.Queue()
+    children = [
+        context.Process(
+            target=_drive_process,
+            args=(
+                dataclasses.replace(share, index=n, concurrency=in_flight[n], plan=part),
+                start,
+                done,
+                results,
+            ),
+            name=f"api-load-{n}",
+        )
+        for n, part in enumerate(_split(plan, processes))
+    ]
+    return await _run_children(settings, children, start, done, results, len(plan))
+
+
 async def _run_children(
     settings: Settings, children: list[Any], start: Any, done: Any, results: Any, total: int
 ) -> tuple[list[ShareResult], float | None, dict[str, float]]:
@@ -463,45 +497,41 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
         plan = [kinds[n % len(kinds)] for n in range(args.requests)]
         rng.shuffle(plan)
         processes = max(1, min(args.processes, args.concurrency))
-        in_flight = [len(range(n, args.concurrency, processes)) for n in range(processes)]
-        context = multiprocessing.get_context("spawn")
-        start, done, results = context.Event(), context.Value("i", 0), context.Queue()
-        children = [
-            context.Process(
-                target=_drive_process,
-                args=(
-                    Share(
-                        index=n,
-                        host=settings.api_host,
-                        port=settings.api_port,
-                        concurrency=in_flight[n],
-                        plan=part,
-                        tokens=tokens,
-                        users=users,
-                        friend_of=friend_of,
-                        rooms=rooms,
-                        history=args.history,
-                        scored=scored,
-                        unscored=unscored,
-                        scored_share=args.scored_share,
-                        seed=args.seed,
-                    ),
-                    start,
-                    done,
-                    results,
-                ),
-                name=f"api-load-{n}",
-            )
-            for n, part in enumerate(_split(plan, processes))
-        ]
-        finished, api_cpu, others_cpu = await _run_children(
-            settings, children, start, done, results, len(plan)
+        share = Share(
+            index=0,
+            host=settings.api_host,
+            port=settings.api_port,
+            concurrency=args.concurrency,
+            plan=[],
+            tokens=tokens,
+            users=users,
+            friend_of=friend_of,
+            rooms=rooms,
+            history=args.history,
+            scored=scored,
+            unscored=unscored,
+            scored_share=args.scored_share,
+            seed=args.seed,
         )
+        finished, api_cpu, others_cpu = await _drive_plan(settings, share, plan, processes)
         elapsed = max(r.ended for r in finished) - min(r.began for r in finished)
         _merge(finished, samples)
         total = sum(len(v) for v in samples.latencies_ms.values())
         generator_cpu = round(sum(r.cpu_s for r in finished), 2)
         reconnects = sum(r.reconnects for r in finished)
+
+        per_operation: dict[str, dict[str, float]] = {}
+        for kind in kinds if args.per_operation else []:
+            alone, cpu, _ = await _drive_plan(
+                settings, share, [kind] * args.per_operation, processes
+            )
+            requests = sum(len(v) for r in alone for v in r.samples.latencies_ms.values())
+            seconds = max(r.ended for r in alone) - min(r.began for r in alone)
+            per_operation[kind] = {
+                "requests": requests,
+                "requests_per_s": round(requests / seconds, 1),
+                "api_cpu_ms_per_request": round(1000 * (cpu or 0.0) / max(1, requests), 3),
+            }
 
         if scored:
             picks = [tokens[rng.choice(scored)] for _ in range(ALONE_REQUESTS)]
@@ -544,6 +574,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> Report:
         api_cpu_seconds=api_cpu,
         generator_cpu_seconds=generator_cpu,
         stack_cpu_seconds=others_cpu,
+        per_operation=per_operation,
         quantiles={name: quantiles(v) for name, v in sorted(samples.latencies_ms.items())},
     )
 
@@ -593,6 +624,22 @@ def write_report(report: Report) -> Path:
         f"{_per_request_ms(report.generator_cpu_seconds, total)} ms per request. "
         f"Errors: {report.errors or 'none'}.",
         "",
+        *(
+            [
+                "Each kind of operation alone (`--per-operation`), same connections:",
+                "",
+                "| operation | requests | requests/s | API CPU per request ms |",
+                "|---|---|---|---|",
+                *(
+                    f"| {kind} ({OPERATION_REQUESTS[kind]}) | {m['requests']:.0f} "
+                    f"| {m['requests_per_s']} | {m['api_cpu_ms_per_request']} |"
+                    for kind, m in report.per_operation.items()
+                ),
+                "",
+            ]
+            if report.per_operation
+            else []
+        ),
         "The other services over the same stretch (CPU s, cores):",
         "",
         "| process | CPU s | cores |",
@@ -638,6 +685,13 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=2,
         help="load-generator processes, each with its share of the connections (default 2)",
+    )
+    parser.add_argument(
+        "--per-operation",
+        type=int,
+        default=0,
+        help="after the mixed load, run each kind of operation alone this many times and "
+        "report its API CPU per request (default 0: not run)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     args = parser.parse_args(argv)
