@@ -30,16 +30,17 @@ from core import wire
 # Join and leave answer with the room's state hash as well (HGETALL, flat), so that a join or
 # a leave is this one script: no read of the state before it, none after. A private room
 # answers PRIVATE, without joining, to anyone but its owner until the caller has checked the
-# invitation in MySQL (ARGV[3] = '1').
+# invitation in MySQL (ARGV[3] = '1'), before anything else: a stranger must not learn even
+# that it is closed.
 _JOIN = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, {}} end
 local raw = redis.call('HGETALL', KEYS[1])
 local h = {}
 for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
-if h['status'] ~= 'open' then return {-2, 0, raw} end
 if h['visibility'] == 'private' and h['owner_id'] ~= ARGV[1] and ARGV[3] ~= '1' then
   return {-4, 0, raw}
 end
+if h['status'] ~= 'open' then return {-2, 0, raw} end
 local n = redis.call('SCARD', KEYS[2])
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {0, n, raw} end
 if n >= tonumber(h['capacity']) then return {-3, n, raw} end

@@ -159,6 +159,13 @@ def test_private_rooms_are_for_owner_and_invitees(people: People) -> None:
     listed = stranger.http.get("/rooms", params={"limit": 200}).json()["items"]
     assert room_id not in [r["id"] for r in listed]
 
+    # Leaving or joining it, closed or open, is a 404 to a stranger: nothing about it leaks.
+    _error(stranger.http.post(f"/rooms/{room_id}/leave"), 404, "not_found")
+    assert owner.http.delete(f"/rooms/{room_id}").status_code == 204
+    _error(stranger.http.post(f"/rooms/{room_id}/join"), 404, "not_found")
+    _error(stranger.http.post(f"/rooms/{room_id}/leave"), 404, "not_found")
+    _error(invitee.http.post(f"/rooms/{room_id}/join"), 409, "room_closed")
+
 
 def test_a_blocked_user_cannot_join_the_blockers_private_room(people: People) -> None:
     owner, pest = people.register(), people.register()

@@ -139,6 +139,13 @@ def test_friend_list_pagination_and_mutual_friends(people: People) -> None:
     assert [m["user_id"] for m in mutual] == sorted(p.id for p in shared)
     assert {m["username"] for m in mutual} == {p.username for p in shared}
     _error(bob.http.get("/users/1/friends"), 404, "not_found")
+    # Whether the users exist is asked only when the page is empty: both ways round.
+    _error(bob.http.get(f"/users/{alice.id}/friends/mutual/1"), 404, "not_found")
+    _error(bob.http.get(f"/users/1/friends/mutual/{bob.id}"), 404, "not_found")
+    loner = people.register()
+    assert bob.http.get(f"/users/{loner.id}/friends").json() == {"items": [], "next_cursor": None}
+    nothing = bob.http.get(f"/users/{alice.id}/friends/mutual/{loner.id}").json()
+    assert nothing == {"items": [], "next_cursor": None}
 
 
 def test_blocking_rules(people: People, social_events: EventTap) -> None:
