@@ -139,6 +139,7 @@ def test_friend_list_pagination_and_mutual_friends(people: People) -> None:
     assert [m["user_id"] for m in mutual] == sorted(p.id for p in shared)
     assert {m["username"] for m in mutual} == {p.username for p in shared}
     _error(bob.http.get("/users/1/friends"), 404, "not_found")
+    _error(bob.http.get("/users/1/friends/count"), 404, "not_found")
     # Whether the users exist is asked only when the page is empty: both ways round.
     _error(bob.http.get(f"/users/{alice.id}/friends/mutual/1"), 404, "not_found")
     _error(bob.http.get(f"/users/1/friends/mutual/{bob.id}"), 404, "not_found")
