@@ -1,5 +1,5 @@
 # One command per chore, the same locally and in CI. Each installs what it needs.
-.PHONY: up down test lint status reset help bench
+.PHONY: up down test lint status reset help bench faults
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,3 +26,6 @@ PROFILE ?= quick
 bench:  ## Benchmark against the running stack (make up first); PROFILE=quick|full
 	@.venv/bin/python -m bench.peers.centrifugo --install
 	@.venv/bin/python -m bench.run --profile $(PROFILE) $(ARGS)
+
+faults:  ## Kill each service under steady chat, restart it, check nothing acked is lost; ARGS=--short
+	@.venv/bin/python -m bench.faults $(ARGS)

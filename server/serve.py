@@ -34,11 +34,24 @@ RESTART_BACKOFF_S = 1.0  # a worker that keeps dying is not restarted in a hot l
 STOP_TIMEOUT_S = 15.0
 
 
-def listen(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
+    """A socket on the shared port that is bound but not listening yet.
+
+    A SO_REUSEPORT socket gets its share of new connections from the moment it listens. A
+    worker's starts listening only when uvicorn creates its server, after the app's startup
+    (imports, connection pools: seconds). Listening at bind time would leave the connections
+    the kernel hashes to a restarting worker waiting in its backlog all that time, when the
+    other workers could take them at once.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
+    return sock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    sock = bind(host, port)
     sock.listen(2048)
     return sock
 
@@ -65,7 +78,7 @@ def config(host: str, port: int) -> uvicorn.Config:
 
 
 def worker(host: str, port: int) -> None:
-    uvicorn.Server(config(host, port)).run(sockets=[listen(host, port)])
+    uvicorn.Server(config(host, port)).run(sockets=[bind(host, port)])  # listens once ready
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

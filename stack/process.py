@@ -137,17 +137,25 @@ class ManagedProcess:
     def clear_leftovers(self, timeout: float = 10.0) -> int:
         """Stop what ``leftovers`` finds (SIGTERM, then SIGKILL); returns how many there were."""
         found = self.leftovers()
-        for proc in found:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.terminate()
-        _, still_alive = psutil.wait_procs(found, timeout=timeout)
-        for proc in still_alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                proc.kill()
-        psutil.wait_procs(still_alive, timeout=5)
+        terminate(found, timeout)
         if self.pid() is None:
             self.pid_path.unlink(missing_ok=True)
         return len(found)
+
+    def listening(self, port: int) -> bool:
+        """Whether a process of the running service (the leader or one it forked) listens on
+        ``port``: leftovers sharing the port with SO_REUSEPORT do not count."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(psutil.Error):
+            leader = psutil.Process(pid)
+            for proc in [leader, *leader.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    for conn in proc.net_connections(kind="tcp"):
+                        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port:
+                            return True
+        return False
 
     def start(
         self,
@@ -211,6 +219,18 @@ class ManagedProcess:
             return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
         except psutil.NoSuchProcess:
             return 0
+
+
+def terminate(processes: list[psutil.Process], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still alive after ``timeout`` seconds."""
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    _, still_alive = psutil.wait_procs(processes, timeout=timeout)
+    for proc in still_alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(still_alive, timeout=5)
 
 
 def wait_until(

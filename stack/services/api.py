@@ -13,6 +13,7 @@ from stack.services.base import Service
 class ApiService(Service):
     name = "api"
     start_timeout = 60.0
+    shares_its_port = True  # server/serve.py: every worker binds it with SO_REUSEPORT
 
     @property
     def port(self) -> int:

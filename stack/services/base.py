@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from stack.errors import StackError
-from stack.process import ManagedProcess, port_open, port_owner, wait_until
+from stack.process import ManagedProcess, port_open, port_owner, terminate, wait_until
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ class Service(ABC):
     name: str
     start_timeout: float = 60.0
     stop_timeout: float = 30.0
+    # Its processes bind the port with SO_REUSEPORT: a new run can start beside leftovers.
+    shares_its_port: bool = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -100,6 +102,9 @@ class Service(ABC):
             )
             self.post_start()
             return
+        if self.shares_its_port and self.process.leftovers():
+            self._replace_leftovers()
+            return
         cleared = self.process.clear_leftovers()
         if cleared:
             log.warning(
@@ -118,6 +123,32 @@ class Service(ABC):
         argv, env = self.command()
         pid = self.process.start(argv, env=env)
         log.info("%s starting (pid %d), waiting for health", self.name, pid)
+        wait_until(self.healthy, what=self.name, timeout=self.start_timeout, process=self.process)
+        self.post_start()
+
+    def _replace_leftovers(self) -> None:
+        """Start the service beside what is left of its last run, then stop the leftovers.
+
+        Only for a service whose processes share its port (SO_REUSEPORT): the workers of a
+        SIGKILLed API supervisor go on serving until the new ones listen, so the port is never
+        without a server; then the orphans are stopped and their clients reconnect at once.
+        """
+        orphans = self.process.leftovers()
+        argv, env = self.command()
+        pid = self.process.start(argv, env=env)  # the pid file now names the new leader
+        log.warning(
+            "%s: starting pid %d beside %d processes left over from a killed run",
+            self.name,
+            pid,
+            len(orphans),
+        )
+        wait_until(
+            lambda: self.process.listening(self.port),
+            what=f"{self.name} listening beside its leftovers",
+            timeout=self.start_timeout,
+            process=self.process,
+        )
+        terminate(orphans)
         wait_until(self.healthy, what=self.name, timeout=self.start_timeout, process=self.process)
         self.post_start()
 

@@ -242,8 +242,12 @@ class ChatPersistJob(FlinkJob):
     job_name = "chat-persist"
 
     def start(self) -> None:
+        # A job that was running already is warm: `stack up` after a fault (or a second `make
+        # up`) does not pay for another burst.
+        was_running = self.healthy()
         super().start()
-        self.warm_up()
+        if not was_running:
+            self.warm_up()
 
     def warm_up(self, timeout: float = 60.0) -> float:
         """One message through the job, then a burst; returns the first message's seconds.

@@ -8,12 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import psutil
 
+from core.settings import Settings
 from stack.process import SERVICE_MARK, ManagedProcess, port_open
+from stack.services.base import Service
 from tests.utils.api import free_port
 
 # A leader that forks a worker listening on a port, as uvicorn's master does with --workers.
@@ -77,3 +80,84 @@ def test_stop_clears_leftovers_when_the_leader_is_gone(tmp_path: Path) -> None:
     _wait(lambda: not service.alive())
     assert service.stop(timeout=5)  # `down` after a crash stops what is left
     _wait(lambda: not port_open("127.0.0.1", port))
+
+
+# A supervisor whose worker shares its port with SO_REUSEPORT and listens only after a slow
+# start, as server/serve.py's workers do.
+SHARING_LEADER = """
+import subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-c", '''
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", {port}))
+time.sleep(0.5)  # the app starting
+s.listen()
+while True:
+    s.accept()[0].close()
+'''])
+time.sleep(600)
+"""
+
+
+class ToyApi(Service):
+    name = "toy-api"
+    shares_its_port = True
+    start_timeout = 20.0
+
+    def __init__(self, settings: Settings, port: int) -> None:
+        super().__init__(settings)
+        self._port = port
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def install(self) -> None:
+        """Nothing to install."""
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-c", SHARING_LEADER.replace("{port}", str(self._port))], {}
+
+    def healthy(self) -> bool:
+        return port_open("127.0.0.1", self._port)
+
+    def version(self) -> str:
+        return "toy"
+
+
+def test_a_port_sharing_service_starts_beside_its_leftovers_then_stops_them(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.model_construct(stack_dir=tmp_path, tools_dir=tmp_path / "tools")
+    service = ToyApi(settings, free_port())
+    service.start()
+    first = service.process.pid()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)  # the supervisor dies; its worker serves on
+    _wait(lambda: not service.process.alive())
+    [orphan] = service.process.leftovers()
+
+    served = []  # the port, probed all through the restart
+    probing = True
+
+    def probe() -> None:
+        while probing:
+            served.append(port_open("127.0.0.1", service.port, timeout=0.5))
+            time.sleep(0.01)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        service.start()  # what `studyhub stack up` does
+    finally:
+        probing = False
+        prober.join()
+    try:
+        assert service.process.alive()
+        assert service.process.pid() != first
+        assert not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE
+        assert service.process.listening(service.port)
+        assert served
+        assert all(served), f"{served.count(False)} of {len(served)} probes found no server"
+    finally:
+        service.stop()
