@@ -49,16 +49,32 @@ def _gate(res: Resources) -> AsyncScript:
     return gate
 
 
-async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str, body: str) -> int:
-    """Hand one message to Kafka; returns its message id once Kafka holds it durably.
-
-    One Redis round trip before the produce (membership and the marker, a Lua script); the
-    rate limit is the process's own token bucket; the marker's final value is written after
-    the ack, off the sender's path.
-    """
+def admit(res: Resources, sender_id: int, body: str) -> None:
+    """The checks a send passes the moment it arrives, before it waits for anything: a body,
+    and the sender's rate (the process's own token bucket). A gateway that queues sends admits
+    each on arrival, so that a wait on Kafka is never counted against the client's rate."""
     if not body.strip():
         raise Invalid("body: a message cannot be empty")
     res.sends.take(sender_id)
+
+
+async def send(
+    res: Resources,
+    sender_id: int,
+    room_id: int,
+    client_msg_id: str,
+    body: str,
+    *,
+    admitted: bool = False,
+) -> int:
+    """Hand one message to Kafka; returns its message id once Kafka holds it durably.
+
+    One Redis round trip before the produce (membership and the marker, a Lua script); the
+    marker's final value is written after the ack, off the sender's path. ``admitted``: the
+    caller has run ``admit`` already.
+    """
+    if not admitted:
+        admit(res, sender_id, body)
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
     verdict = await _gate(res)(
         keys=[wire.room_participants_key(room_id), key], args=[sender_id, PENDING_TTL_S]

@@ -21,6 +21,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 
 from core.frames import Welcome
 from domain import presence
@@ -59,26 +60,14 @@ class Gateway:
     async def serve(self, conn: Connection) -> None:
         hub, res = self.hub, self.res
         writer = asyncio.get_running_loop().create_task(conn.writer())
+        sends = asyncio.get_running_loop().create_task(self._sends(conn))
         try:
             await hub.add_user(conn)
             if await presence.socket_opened(res.redis, conn.user_id, res.settings.presence_ttl_s):
                 hub.announce(conn.user_id, "online")
             # Welcome last: once a client has it, its presence and user channel are in place.
             conn.send(Welcome(user_id=conn.user_id, gateway=GATEWAY_ID))
-            while True:
-                text = await conn.websocket.receive_text()
-                if len(text.encode()) > MAX_FRAME_BYTES:
-                    await conn.websocket.close(
-                        code=1009, reason=f"frames are at most {MAX_FRAME_BYTES} bytes"
-                    )
-                    return
-                await self.handlers.handle_text(conn, text)
-                if conn.errors > MAX_ERRORS:
-                    await conn.websocket.close(code=1008, reason="too many malformed frames")
-                    return
-                if conn.rate_limited > MAX_RATE_LIMITED:
-                    await conn.websocket.close(code=1008, reason="flooding past the rate limit")
-                    return
+            await self._read(conn)
         except WebSocketDisconnect:
             pass
         except StoreAway as stopped:
@@ -94,9 +83,39 @@ class Gateway:
             await _tidy(hub.remove_user(conn))
             if await _tidy(presence.socket_closed(res.redis, conn.user_id)):
                 hub.announce(conn.user_id, "offline")
-            writer.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer
+            for task in (sends, writer):
+                task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
+
+    async def _read(self, conn: Connection) -> None:
+        """Frames until the client goes, or until it is closed for abuse."""
+        while conn.websocket.application_state is WebSocketState.CONNECTED:
+            # (The sends task may have closed the socket: a store went away.)
+            text = await conn.websocket.receive_text()
+            if len(text.encode()) > MAX_FRAME_BYTES:
+                await conn.websocket.close(
+                    code=1009, reason=f"frames are at most {MAX_FRAME_BYTES} bytes"
+                )
+                return
+            await self.handlers.handle_text(conn, text)
+            if conn.errors > MAX_ERRORS:
+                await conn.websocket.close(code=1008, reason="too many malformed frames")
+                return
+            if conn.rate_limited > MAX_RATE_LIMITED:
+                await conn.websocket.close(code=1008, reason="flooding past the rate limit")
+                return
+
+    async def _sends(self, conn: Connection) -> None:
+        """The socket's queued sends (Handlers.run_sends); a store that is away closes it."""
+        try:
+            await self.handlers.run_sends(conn)
+        except StoreAway as stopped:
+            await _close_unavailable(conn, stopped.error, stopped.ref)
+        except Exception:
+            log.exception("the sends of user %s failed; closing the socket", conn.user_id)
+            with contextlib.suppress(Exception):
+                await conn.websocket.close(code=1011, reason="internal error")
 
 
 async def _tidy(step: Awaitable[T]) -> T | None:

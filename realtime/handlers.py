@@ -9,6 +9,7 @@ closes with 1013.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +35,7 @@ from core.frames import (
 from domain import chat
 from domain.errors import DomainError, Invalid, RateLimited, Unavailable, store_unavailable
 from domain.rooms import require_participant
-from realtime.hub import Connection, Hub
+from realtime.hub import SENDS_WAITING, Connection, Hub
 
 
 class StoreAway(Exception):
@@ -69,16 +70,51 @@ class Handlers:
         conn.send(Unsubscribed(room_id=frame.room_id))
 
     async def on_send(self, conn: Connection, frame: Send) -> None:
+        """Admit the send now (body, rate) and queue it for ``run_sends``."""
         try:
-            message_id = await chat.send(
-                self.res, conn.user_id, frame.room_id, frame.client_msg_id, frame.body
-            )
+            chat.admit(self.res, conn.user_id, frame.body)
         except RateLimited:
             conn.rate_limited += 1
             raise
-        conn.send(
-            Ack(client_msg_id=frame.client_msg_id, message_id=message_id, room_id=frame.room_id)
-        )
+        try:
+            conn.sends.put_nowait(frame)
+        except asyncio.QueueFull:
+            raise DomainError(
+                f"{SENDS_WAITING} sends are waiting for their acks; "
+                "wait for some of them before sending more",
+                code="busy",
+            ) from None
+
+    async def run_sends(self, conn: Connection) -> None:
+        """A socket's sends, one at a time in the order they came, apart from its read loop.
+
+        Each is produced once the one before it is acked, so a sender's messages keep their
+        order. The read loop goes on meanwhile: while Kafka is slow or away, the socket still
+        answers pings, heartbeats and typing, and a queued send is not counted against the
+        rate limit again when it finally goes. Ends by raising StoreAway when a store is away.
+        """
+        while True:
+            frame = await conn.sends.get()
+            try:
+                message_id = await chat.send(
+                    self.res,
+                    conn.user_id,
+                    frame.room_id,
+                    frame.client_msg_id,
+                    frame.body,
+                    admitted=True,
+                )
+            except DomainError as error:
+                conn.error(error.code, error.message, frame.client_msg_id)
+                continue
+            except Exception as error:
+                away = store_unavailable(error)
+                if away is None:
+                    raise
+                raise StoreAway(away, frame.client_msg_id) from error
+            conn.send(
+                Ack(client_msg_id=frame.client_msg_id, message_id=message_id, room_id=frame.room_id)
+            )
 
     async def on_resume(self, conn: Connection, frame: Resume) -> None:
         await require_participant(self.res, frame.room_id, conn.user_id, to="follow it")

@@ -32,7 +32,15 @@ from fastapi import WebSocket
 from redis.asyncio.client import PubSub
 
 from core import wire
-from core.frames import ABOUT_A_USER_PREFIXES, Error, Resumed, SeqRange, ServerFrame, Subscribed
+from core.frames import (
+    ABOUT_A_USER_PREFIXES,
+    Error,
+    Resumed,
+    Send,
+    SeqRange,
+    ServerFrame,
+    Subscribed,
+)
 from domain import chat, presence
 from domain.errors import Unavailable
 from domain.resources import Resources
@@ -41,6 +49,7 @@ from realtime.uvicorn_ws import FRAME_WRITER, text_frame
 log = logging.getLogger(__name__)
 
 SEND_QUEUE = 1000  # frames queued (or held) per socket before it is dropped as too slow
+SENDS_WAITING = 200  # a socket's sends queued for their acks (20 s at the rate limit)
 MAX_BUFFERED_BYTES = 1 << 20  # bytes the transport buffers for a socket before it is too slow
 TOO_SLOW = "too slow: reconnect and resume"
 BACKLOG_PAGE = 500
@@ -101,6 +110,7 @@ class Connection:
         extension = (websocket.scope.get("extensions") or {}).get(FRAME_WRITER)
         self.frame_writer: FrameWriter | None = extension["writer"] if extension else None
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=SEND_QUEUE)
+        self.sends: asyncio.Queue[Send] = asyncio.Queue(maxsize=SENDS_WAITING)
         self.errors = 0
         self.rate_limited = 0
         self.closing = False

@@ -9,6 +9,7 @@ checked on the errors the API's own driver raises against a port where no server
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import time
@@ -114,3 +115,43 @@ def test_a_mysql_server_that_is_not_there_is_unavailable_not_a_bug() -> None:
     # A statement MySQL refuses is a bug to report, not a store to wait for.
     wrong = sqlalchemy.exc.ProgrammingError("SELEC 1", {}, Exception(1064, "syntax"))
     assert store_unavailable(wrong) is None
+
+
+def test_a_send_waiting_for_kafka_does_not_stop_the_socket(api_settings: Settings) -> None:
+    """Found by `make faults`: while Kafka was away, a socket's read loop waited on its send's
+    ack, so its pings and heartbeats went unanswered and clients dropped it (1006); when Kafka
+    came back, the frames queued meanwhile hit the rate limit all at once. Sends now wait in a
+    queue of their own: the socket goes on answering, and each send is acked in order."""
+    settings = api_settings.model_copy(update={"kafka_port": free_port()})  # nobody there
+    with live_api(settings) as url:
+        people = People(url, settings)
+        try:
+            owner = people.register(prefix="ka")
+            room = owner.http.post("/rooms", json={"name": "kafka away", "topic": "faults"})
+            assert room.status_code == 201, room.text
+            room_id = room.json()["id"]
+            token = owner.http.headers["Authorization"].removeprefix("Bearer ")
+            ws_url = url.replace("http://", "ws://") + f"/ws?token={token}"
+            with connect(ws_url, open_timeout=10) as ws:
+                assert '"type":"welcome"' in str(ws.recv(timeout=10))
+                for n in range(3):
+                    ws.send(
+                        json.dumps(
+                            {
+                                "type": "send",
+                                "room_id": room_id,
+                                "client_msg_id": f"k{n}",
+                                "body": "hi",
+                            }
+                        )
+                    )
+                ws.send('{"type":"heartbeat"}')
+                started = time.monotonic()
+                reply = json.loads(ws.recv(timeout=5))
+                assert reply["type"] == "heartbeat_ack", reply  # not an ack: Kafka is away
+                assert time.monotonic() - started < 2
+                ws.send(json.dumps({"type": "typing", "room_id": room_id}))
+                ws.send('{"type":"heartbeat"}')
+                assert json.loads(ws.recv(timeout=5))["type"] == "heartbeat_ack"
+        finally:
+            people.close()
