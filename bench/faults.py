@@ -78,11 +78,15 @@ FULL = {"before": 8.0, "down": 8.0, "after": 10.0}
 
 SENDERS_PER_ROOM = 2
 RECEIVERS_PER_ROOM = 2
-RESEND_AFTER_S = 3.0  # an unacked send is sent again after this long (same client_msg_id)
+# When an unacked send goes again (same client_msg_id): on a new socket at once, after an
+# error frame about it this long after, and on a live socket that said nothing after this long.
+RESEND_AFTER_ERROR_S = 2.0
+RESEND_SILENT_S = 30.0
 SEND_BUDGET_PER_S = 8.0  # frames a sender sends per second at most (the server allows 10)
 SEND_BURST = 8
 OUTAGE_S = 1.0  # a stretch without acks (or deliveries) shorter than this is no outage
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0)  # reconnect delays, the last one repeated
+HEALTHY_SOCKET_S = 2.0  # a socket closed sooner (say, 1013 at once) does not reset the backoff
 CONNECT_TIMEOUT_S = 5.0
 BUCKET_S = 0.5  # the timeline plot's resolution
 
@@ -136,6 +140,7 @@ class Client:
 
     async def run(self) -> None:
         failures = 0
+        opened_at: float | None = None
         while not self.finished.is_set():
             try:
                 async with connect(
@@ -147,7 +152,7 @@ class Client:
                 ) as ws:
                     self.ws = ws
                     self.connects += 1
-                    failures = 0
+                    opened_at = time.monotonic()
                     await self.opened()
                     await self._read(ws)
             except (ConnectionClosed, InvalidStatus, OSError, TimeoutError) as error:
@@ -156,6 +161,9 @@ class Client:
                 self.ws = None
             if self.finished.is_set():
                 return
+            if opened_at is not None and time.monotonic() - opened_at >= HEALTHY_SOCKET_S:
+                failures = 0  # it served a while: the next failure starts the backoff again
+            opened_at = None
             await self._pause(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
             failures += 1
 
@@ -196,7 +204,7 @@ class Sender(Client):
     def __init__(self, clock: Clock, url: str, finished: asyncio.Event, room: int) -> None:
         super().__init__(clock, url, finished)
         self.room = room
-        self.pending: dict[str, float] = {}  # client_msg_id -> when it was last sent
+        self.pending: dict[str, float] = {}  # client_msg_id -> when it is (re)sent, clock time
         self.acked: dict[str, int] = {}  # client_msg_id -> message id
         self.created = 0
         self.ack_id_changed = 0  # a second ack naming another message id: a real defect
@@ -206,7 +214,7 @@ class Sender(Client):
 
     async def opened(self) -> None:
         for client_msg_id in self.pending:  # resent first on the new socket, oldest first
-            self.pending[client_msg_id] = -RESEND_AFTER_S
+            self.pending[client_msg_id] = 0.0
 
     def spend(self) -> bool:
         """One frame of the sender's budget: it stays under the server's rate limit (resends
@@ -230,7 +238,7 @@ class Sender(Client):
                 "body": f"fault run {client_msg_id}",
             }
         ):
-            self.pending[client_msg_id] = self.clock.now()
+            self.pending[client_msg_id] = self.clock.now() + RESEND_SILENT_S
             self.clock.sends.append(self.clock.now())
 
     async def pace(self, interval: float, stop_new: asyncio.Event) -> None:
@@ -240,12 +248,12 @@ class Sender(Client):
             if not stop_new.is_set() and time.monotonic() >= next_at:
                 client_msg_id = uuid.uuid4().hex
                 self.created += 1
-                self.pending[client_msg_id] = -RESEND_AFTER_S  # sent now, or on reconnect
+                self.pending[client_msg_id] = 0.0  # sent now, or on reconnect
                 await self._send(client_msg_id)
                 next_at += interval
             now = self.clock.now()
-            for client_msg_id, sent_at in list(self.pending.items()):
-                if now - sent_at >= RESEND_AFTER_S:
+            for client_msg_id, due in list(self.pending.items()):
+                if due <= now:
                     await self._send(client_msg_id)
             await asyncio.sleep(min(0.05, interval))
 
@@ -262,6 +270,9 @@ class Sender(Client):
             code = str(frame.get("code"))
             self.errors[code] += 1
             self.clock.trouble(f"error {code}")
+            ref = frame.get("ref")
+            if ref in self.pending:  # refused (in_flight, busy, rate_limited): again soon
+                self.pending[ref] = self.clock.now() + RESEND_AFTER_ERROR_S
 
 
 class Receiver(Client):

@@ -25,7 +25,7 @@ from websockets.sync.client import connect
 
 from core.settings import Settings
 from domain.errors import store_unavailable
-from tests.utils.api import People, free_port, live_api
+from tests.utils.api import People, Person, free_port, live_api
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +58,16 @@ def own_redis() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     server.wait()
 
 
+def _owner_and_room(people: People, prefix: str, name: str) -> tuple[Person, int, str]:
+    """A new user, a room of theirs, and the user's socket URL."""
+    owner = people.register(prefix=prefix)
+    room = owner.http.post("/rooms", json={"name": name, "topic": "faults"})
+    assert room.status_code == 201, room.text
+    token = owner.http.headers["Authorization"].removeprefix("Bearer ")
+    ws_url = people.base_url.replace("http://", "ws://") + f"/ws?token={token}"
+    return owner, int(room.json()["id"]), ws_url
+
+
 def test_rest_and_the_gateway_say_redis_is_away(
     api_settings: Settings, own_redis: tuple[int, subprocess.Popen[bytes]]
 ) -> None:
@@ -66,11 +76,7 @@ def test_rest_and_the_gateway_say_redis_is_away(
     with live_api(settings) as url:
         people = People(url, settings)
         try:
-            owner = people.register(prefix="ru")
-            room = owner.http.post("/rooms", json={"name": "redis away", "topic": "faults"})
-            assert room.status_code == 201, room.text
-            room_id = room.json()["id"]
-            token = owner.http.headers["Authorization"].removeprefix("Bearer ")
+            owner, room_id, ws_url = _owner_and_room(people, "ru", "redis away")
 
             server.kill()  # SIGKILL: no goodbye to the API's connections
             server.wait()
@@ -81,7 +87,6 @@ def test_rest_and_the_gateway_say_redis_is_away(
             assert joined.json()["error"] == "unavailable"
             assert "Redis" in joined.json()["message"]
 
-            ws_url = url.replace("http://", "ws://") + f"/ws?token={token}"
             with connect(ws_url, open_timeout=10) as ws:
                 frame = ws.recv(timeout=10)
                 assert '"code":"unavailable"' in str(frame), frame
@@ -126,12 +131,7 @@ def test_a_send_waiting_for_kafka_does_not_stop_the_socket(api_settings: Setting
     with live_api(settings) as url:
         people = People(url, settings)
         try:
-            owner = people.register(prefix="ka")
-            room = owner.http.post("/rooms", json={"name": "kafka away", "topic": "faults"})
-            assert room.status_code == 201, room.text
-            room_id = room.json()["id"]
-            token = owner.http.headers["Authorization"].removeprefix("Bearer ")
-            ws_url = url.replace("http://", "ws://") + f"/ws?token={token}"
+            _, room_id, ws_url = _owner_and_room(people, "ka", "kafka away")
             with connect(ws_url, open_timeout=10) as ws:
                 assert '"type":"welcome"' in str(ws.recv(timeout=10))
                 for n in range(3):

@@ -11,6 +11,7 @@ from websockets.frames import Close
 
 from bench.faults import (
     OUTAGE_S,
+    RESEND_AFTER_ERROR_S,
     Clock,
     Receiver,
     Sender,
@@ -86,8 +87,10 @@ def test_a_sender_sees_a_second_ack_with_another_message_id() -> None:
     assert sender.pending == {}
     sender.on_frame({"type": "ack", "client_msg_id": "a", "message_id": 2})
     assert sender.ack_id_changed == 1
+    sender.pending["b"] = 1e9  # sent, waiting for its ack
     sender.on_frame({"type": "error", "code": "in_flight", "ref": "b"})
     assert sender.errors == {"in_flight": 1}
+    assert sender.pending["b"] <= sender.clock.now() + RESEND_AFTER_ERROR_S  # tried again soon
 
 
 def test_a_sender_stays_under_the_rate_limit() -> None:
