@@ -97,11 +97,19 @@ class Service(ABC):
                 self.post_start()
                 return
             # Ours but not answering: maybe still starting, so give it the normal grace period.
-            wait_until(
-                self.healthy, what=self.name, timeout=self.start_timeout, process=self.process
-            )
-            self.post_start()
-            return
+            try:
+                wait_until(
+                    self.healthy, what=self.name, timeout=self.start_timeout, process=self.process
+                )
+            except StackError:
+                if self.process.alive():
+                    raise
+                # It died while we waited (a TaskManager whose JobManager was replaced can take
+                # itself down as its tasks are cancelled: `make faults`): start it afresh.
+                log.warning("%s exited while it was starting; starting it again", self.name)
+            else:
+                self.post_start()
+                return
         if self.shares_its_port and self.process.leftovers():
             self._replace_leftovers()
             return

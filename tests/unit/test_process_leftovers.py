@@ -161,3 +161,38 @@ def test_a_port_sharing_service_starts_beside_its_leftovers_then_stops_them(
         assert all(served), f"{served.count(False)} of {len(served)} probes found no server"
     finally:
         service.stop()
+
+
+LISTENER = """
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", {port})); s.listen()
+while True:
+    s.accept()[0].close()
+"""
+
+
+class ToyJvm(ToyApi):
+    """Listens on its port once started; no port sharing."""
+
+    name = "toy-jvm"
+    shares_its_port = False
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        return [sys.executable, "-c", LISTENER.replace("{port}", str(self.port))], {}
+
+
+def test_a_service_that_dies_while_up_waits_for_it_is_started_again(tmp_path: Path) -> None:
+    """A TaskManager alive at `up` but taken down while `up` waited for it (its JobManager
+    was replaced, found by `make faults`) is started afresh instead of failing `up`."""
+    settings = Settings.model_construct(stack_dir=tmp_path, tools_dir=tmp_path / "tools")
+    service = ToyJvm(settings, free_port())
+    dying = service.process.start([sys.executable, "-c", "import time; time.sleep(1)"])
+    assert service.process.alive()
+    assert not service.healthy()
+    try:
+        service.start()
+        assert service.healthy()
+        assert service.process.pid() != dying
+    finally:
+        service.stop()
