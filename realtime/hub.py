@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -178,13 +179,22 @@ class Hub:
         await self.pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped before redis 8.2
 
     async def _listen(self) -> None:
+        failing_since: float | None = None
         while True:
             try:
                 message = await self.pubsub.get_message(timeout=1.0)
-            except Exception:  # the connection dropped: resubscribe and go on
-                log.exception("pub/sub listener failed; resubscribing")
+            except Exception as error:  # the connection dropped: resubscribe and go on
+                # Once per outage with the traceback, not every half second while Redis is away.
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.exception("pub/sub listener failed; resubscribing every 0.5 s")
+                else:
+                    log.debug("pub/sub listener still failing: %s", error)
                 await asyncio.sleep(0.5)
                 continue
+            if failing_since is not None:
+                log.warning("pub/sub listener back after %.1f s", time.monotonic() - failing_since)
+                failing_since = None
             if message is None:
                 continue
             name = str(message["channel"])

@@ -32,6 +32,7 @@ log = logging.getLogger("server.serve")
 APP = "server.app:create_app"
 RESTART_BACKOFF_S = 1.0  # a worker that keeps dying is not restarted in a hot loop
 STOP_TIMEOUT_S = 15.0
+LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -78,6 +79,9 @@ def config(host: str, port: int) -> uvicorn.Config:
 
 
 def worker(host: str, port: int) -> None:
+    # The app's own warnings (a store away, a slow socket closed) with a time and a pid: a
+    # spawned worker starts with Python's bare last-resort handler.
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     uvicorn.Server(config(host, port)).run(sockets=[bind(host, port)])  # listens once ready
 
 
@@ -94,9 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:  # fail now, with the reason, if the port is not ours to share
         listen(args.host, args.port).close()
     except OSError as error:
