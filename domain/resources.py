@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,13 +24,16 @@ from core.db.sharding import AsyncShardRouter
 from core.ids import IdGenerator, lease_generator_id, renew_generator_id
 from core.settings import Settings
 from domain.acks import AckLog
+from domain.errors import store_unavailable
 from domain.limits import RateLimiter, SendLimits
 from domain.room_state import RoomStateStore
 from ingest.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
 
+LEASE_TTL_S = 3600
 LEASE_RENEW_S = 300
+LEASE_RETRY_S = 5  # after a renewal that met Redis away
 
 
 @dataclass
@@ -52,13 +56,52 @@ class Resources:
         self.acks = AckLog(self.redis)
 
 
-async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
+async def keep_lease(
+    redis: aioredis.Redis,
+    generator_id: int,
+    owner: str,
+    *,
+    every_s: float = LEASE_RENEW_S,
+    retry_s: float = LEASE_RETRY_S,
+    ttl_s: int = LEASE_TTL_S,
+) -> str:
+    """Renew the id generator's lease until it is lost; returns why it was lost.
+
+    A renewal that meets Redis away is tried again every ``retry_s``. Before, the first such
+    renewal ended the renewing task for good: an hour later the lease ran out while the
+    process went on minting ids, and the next process to start could lease the same
+    generator id and mint the same ids. If the lease may have run out unrenewed, it is lost.
+    """
+    renewed = time.monotonic()
+    delay = every_s
     while True:
-        await asyncio.sleep(LEASE_RENEW_S)
-        if not await renew_generator_id(redis, generator_id, owner):
-            # Someone else holds our generator id now: minting on would risk duplicate ids.
-            log.critical("lost the lease on id generator %d; exiting", generator_id)
-            os._exit(70)
+        await asyncio.sleep(delay)
+        try:
+            ours = await renew_generator_id(redis, generator_id, owner, ttl_s=ttl_s)
+        except Exception as error:
+            if store_unavailable(error) is None:
+                raise
+            if time.monotonic() - renewed + retry_s >= ttl_s:
+                return f"not renewed for {ttl_s} s (Redis away)"
+            log.warning(
+                "could not renew the lease on id generator %d (%s); again in %g s",
+                generator_id,
+                error,
+                retry_s,
+            )
+            delay = retry_s
+            continue
+        if not ours:
+            return "another process holds it"
+        renewed = time.monotonic()
+        delay = every_s
+
+
+async def _renew_lease(redis: aioredis.Redis, generator_id: int, owner: str) -> None:
+    why = await keep_lease(redis, generator_id, owner)
+    # Minting on would risk ids another process also mints.
+    log.critical("lost the lease on id generator %d (%s); exiting", generator_id, why)
+    os._exit(70)
 
 
 @asynccontextmanager
@@ -75,7 +118,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     # Each process leases its own id generator: with several workers or gateways, a fixed
     # generator id would let two processes mint the same id.
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    generator_id = await lease_generator_id(redis, owner)
+    generator_id = await lease_generator_id(redis, owner, ttl_s=LEASE_TTL_S)
     resources = Resources(
         settings=settings,
         db=AsyncShardRouter(settings),
