@@ -110,9 +110,32 @@ class Service(ABC):
             else:
                 self.post_start()
                 return
-        if self.shares_its_port and self.process.leftovers():
-            self._replace_leftovers()
-            return
+        # A service whose processes share its port (SO_REUSEPORT) starts beside the leftovers
+        # of a killed run (the workers of a SIGKILLed API supervisor, still serving), which
+        # are stopped once the new processes listen: the port is never without a server.
+        # Any other service's leftovers are cleared first, and its ports must be free.
+        orphans = self.process.leftovers() if self.shares_its_port else []
+        if not orphans:
+            self._clear_the_way()
+        argv, env = self.command()
+        pid = self.process.start(argv, env=env)  # the pid file now names the new leader
+        log.info("%s starting (pid %d), waiting for health", self.name, pid)
+        if orphans:
+            log.warning(
+                "%s: %d processes of a killed run stop once it listens", self.name, len(orphans)
+            )
+            wait_until(
+                lambda: self.process.listening(self.port),
+                what=f"{self.name} listening beside its leftovers",
+                timeout=self.start_timeout,
+                process=self.process,
+            )
+            terminate(orphans)
+        wait_until(self.healthy, what=self.name, timeout=self.start_timeout, process=self.process)
+        self.post_start()
+
+    def _clear_the_way(self) -> None:
+        """Stop our own leftovers; fail if anyone else holds one of the service's ports."""
         cleared = self.process.clear_leftovers()
         if cleared:
             log.warning(
@@ -128,37 +151,6 @@ class Service(ABC):
                     f"stop that process, or move {self.name} to a free port in .env "
                     "(see core/settings.py for the STUDYHUB_*_PORT names)",
                 )
-        argv, env = self.command()
-        pid = self.process.start(argv, env=env)
-        log.info("%s starting (pid %d), waiting for health", self.name, pid)
-        wait_until(self.healthy, what=self.name, timeout=self.start_timeout, process=self.process)
-        self.post_start()
-
-    def _replace_leftovers(self) -> None:
-        """Start the service beside what is left of its last run, then stop the leftovers.
-
-        Only for a service whose processes share its port (SO_REUSEPORT): the workers of a
-        SIGKILLed API supervisor go on serving until the new ones listen, so the port is never
-        without a server; then the orphans are stopped and their clients reconnect at once.
-        """
-        orphans = self.process.leftovers()
-        argv, env = self.command()
-        pid = self.process.start(argv, env=env)  # the pid file now names the new leader
-        log.warning(
-            "%s: starting pid %d beside %d processes left over from a killed run",
-            self.name,
-            pid,
-            len(orphans),
-        )
-        wait_until(
-            lambda: self.process.listening(self.port),
-            what=f"{self.name} listening beside its leftovers",
-            timeout=self.start_timeout,
-            process=self.process,
-        )
-        terminate(orphans)
-        wait_until(self.healthy, what=self.name, timeout=self.start_timeout, process=self.process)
-        self.post_start()
 
     def stop(self) -> bool:
         return self.process.stop(timeout=self.stop_timeout)
