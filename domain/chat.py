@@ -58,23 +58,13 @@ def admit(res: Resources, sender_id: int, body: str) -> None:
     res.sends.take(sender_id)
 
 
-async def send(
-    res: Resources,
-    sender_id: int,
-    room_id: int,
-    client_msg_id: str,
-    body: str,
-    *,
-    admitted: bool = False,
-) -> int:
-    """Hand one message to Kafka; returns its message id once Kafka holds it durably.
+async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str, body: str) -> int:
+    """Hand one message, ``admit``ted on its arrival, to Kafka; returns its message id once
+    Kafka holds it durably.
 
     One Redis round trip before the produce (membership and the marker, a Lua script); the
-    marker's final value is written after the ack, off the sender's path. ``admitted``: the
-    caller has run ``admit`` already.
+    marker's final value is written after the ack, off the sender's path.
     """
-    if not admitted:
-        admit(res, sender_id, body)
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
     verdict = await _gate(res)(
         keys=[wire.room_participants_key(room_id), key], args=[sender_id, PENDING_TTL_S]

@@ -97,12 +97,7 @@ class Handlers:
             frame = await conn.sends.get()
             try:
                 message_id = await chat.send(
-                    self.res,
-                    conn.user_id,
-                    frame.room_id,
-                    frame.client_msg_id,
-                    frame.body,
-                    admitted=True,
+                    self.res, conn.user_id, frame.room_id, frame.client_msg_id, frame.body
                 )
             except DomainError as error:
                 conn.error(error.code, error.message, frame.client_msg_id)
