@@ -51,7 +51,7 @@ from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from bench.stats import stack_process
+from bench.stats import require_stack, stack_process
 from bench.targets import Studyhub
 from core.db.sharding import ShardRouter
 from core.ids import IdGenerator
@@ -687,16 +687,6 @@ def render(report: dict[str, Any], stamp: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def require_stack(settings: Settings, services: list[str]) -> None:
-    names = {("api" if s.startswith("api") else s) for s in services}
-    missing = sorted(n for n in names | {"api", "kafka", "redis"} if not stack_process(settings, n))
-    if missing:
-        raise SystemExit(
-            f"error: the stack is not running ({', '.join(missing)} stopped); "
-            "start it with `make up`, then run `make faults` again"
-        )
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.faults",
@@ -744,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     services = args.services.split(",")
     settings = get_settings()
-    require_stack(settings, services)
+    names = {"api" if s.startswith("api") else s for s in services}
+    require_stack(settings, names | {"api", "kafka", "redis"}, then="make faults")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     runs = []

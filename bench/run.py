@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, text
 
 from bench.chat_load import scale_table
 from bench.job_load import job_table
-from bench.stats import stack_process
+from bench.stats import require_stack
 from core.settings import REPO_ROOT, get_settings
 
 log = logging.getLogger(__name__)
@@ -336,23 +336,13 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, dict[str, An
     return args, params
 
 
-def require_stack() -> None:
-    settings = get_settings()
-    missing = [
-        name
-        for name in ("mariadb-0", "redis", "kafka", "flink-taskmanager", "api")
-        if stack_process(settings, name) is None
-    ]
-    if missing:
-        raise SystemExit(
-            f"error: the stack is not running ({', '.join(missing)} stopped); "
-            "start it with `make up`, then run `make bench` again"
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
     args, params = parse_args(argv)
-    require_stack()
+    require_stack(
+        get_settings(),
+        ("mariadb-0", "redis", "kafka", "flink-taskmanager", "api"),
+        then="make bench",
+    )
     logging.basicConfig(level=logging.WARNING)
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+from collections.abc import Iterable
 
 import psutil
 
@@ -44,6 +45,16 @@ def stack_process(settings: Settings, name: str) -> psutil.Process | None:
             int((settings.stack_dir / "run" / f"{name}.pid").read_text().split()[0])
         )
     return None
+
+
+def require_stack(settings: Settings, names: Iterable[str], *, then: str) -> None:
+    """Exit with a clear message unless each named stack service is running."""
+    missing = sorted(name for name in set(names) if stack_process(settings, name) is None)
+    if missing:
+        raise SystemExit(
+            f"error: the stack is not running ({', '.join(missing)} stopped); "
+            f"start it with `make up`, then run `{then}` again"
+        )
 
 
 def own_usage(process: psutil.Process) -> tuple[float, int]:
