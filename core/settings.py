@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     rate_limit_auth_per_minute: int = Field(default=20, ge=1)
     rate_limit_namespace: str = "ratelimit"
     room_capacity_max: int = 500
+    # The chat's word filter (domain.moderation): words added to domain/moderation/rules.toml's
+    # lists, and words never caught, for this deployment. JSON lists in the environment.
+    moderation_extra_words: list[str] = Field(default_factory=list)
+    moderation_allow_words: list[str] = Field(default_factory=list)
+
     # Chat sends per user: a steady rate and a burst (token bucket in the gateway).
     chat_rate_per_s: float = Field(default=10.0, gt=0)
     chat_burst: int = Field(default=20, ge=1)

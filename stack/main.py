@@ -1,5 +1,5 @@
 """The `studyhub` command: the stack manager (`stack`), the migrations (`db`) and the graph
-jobs' evaluation (`graph`).
+jobs' evaluation (`graph`) and the word filter's (`moderation`).
 
 It lives here, above core, because it imports the stack manager; core imports nothing above it.
 """
@@ -11,6 +11,7 @@ import logging
 import typer
 
 from core.db.cli import app as db_app
+from domain.moderation.cli import app as moderation_app
 from graph_jobs.cli import app as graph_app
 from stack.cli import app as stack_app
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 app.add_typer(graph_app, name="graph")
+app.add_typer(moderation_app, name="moderation")
 
 
 @app.callback()

@@ -1,0 +1,74 @@
+"""`studyhub moderation`: the word filter from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.settings import get_settings
+from domain.moderation.evaluate import EvaluationError, evaluate, read_rows
+from domain.moderation.rules import compiled
+
+app = typer.Typer(help="Moderation: the chat's word filter.", no_args_is_help=True)
+
+
+CsvPath = Annotated[
+    Path,
+    typer.Option("--csv", exists=True, dir_okay=False, readable=True, help="A labelled CSV file."),
+]
+TextColumn = Annotated[str, typer.Option("--text-column", help="The column with the text.")]
+LabelColumn = Annotated[str, typer.Option("--label-column", help="The column with the label.")]
+Positive = Annotated[
+    str, typer.Option("--positive", help="The label value(s) that mean abusive, comma-separated.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+Mistakes = Annotated[int, typer.Option("--mistakes", min=0, help="Misclassified rows to show.")]
+
+
+@app.command("evaluate")
+def evaluate_command(
+    csv_path: CsvPath,
+    text_column: TextColumn,
+    label_column: LabelColumn,
+    positive: Positive,
+    as_json: AsJson = False,
+    mistakes: Mistakes = 10,
+) -> None:
+    """Score the chat's word filter (the same code and rules as the live chat) on a labelled
+    CSV: precision, recall, F1, the confusion counts and the cost per message."""
+    positives = {value.strip() for value in positive.split(",") if value.strip()}
+    if not positives:
+        raise typer.BadParameter("give at least one label value", param_hint="--positive")
+    settings = get_settings()
+    word_filter = compiled(
+        tuple(settings.moderation_extra_words), tuple(settings.moderation_allow_words)
+    )
+    try:
+        rows = read_rows(csv_path, text_column, label_column)
+        report = evaluate(word_filter, rows, positives).to_dict(mistakes=mistakes)
+    except EvaluationError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    confusion = report["confusion"]
+    cost = report["cost_us"]
+    typer.echo(f"{csv_path}: {report['rows']} rows, {len(word_filter)} rules")
+    typer.echo(
+        f"precision {report['precision']:.4f}  recall {report['recall']:.4f}  F1 {report['f1']:.4f}"
+    )
+    typer.echo(
+        f"true positives {confusion['true_positives']}  false positives "
+        f"{confusion['false_positives']}  true negatives {confusion['true_negatives']}  "
+        f"false negatives {confusion['false_negatives']}"
+    )
+    typer.echo(
+        f"cost per message: mean {cost['mean']} us, p50 {cost['p50']} us, p99 {cost['p99']} us"
+    )
+    for mistake in report["mistakes"]:
+        rules = ", ".join(f"{hit['rule']} on {hit['original']!r}" for hit in mistake["hits"])
+        typer.echo(f"  {mistake['kind']}: {mistake['text']!r}" + (f" ({rules})" if rules else ""))
