@@ -67,6 +67,8 @@ class ChatMessageSent(Event):
     sender_id: int
     client_msg_id: str = Field(min_length=1, max_length=64)
     body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    # The body as everyone but its author sees it, when the room masks and the word filter hit.
+    masked_body: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
 
     def key(self) -> bytes:
         return str(self.room_id).encode()
@@ -186,12 +188,22 @@ class SubjectsChanged(Event):
 
 
 class ContentFlagged(Event):
+    """Content that moderation acted on. From the word filter: ``action`` is what the room's
+    policy did (``blocked``: never stored or broadcast; ``masked``; ``flagged``: delivered as
+    sent, for review), ``rule`` the first rule that fired, ``body`` the text as sent (for a
+    blocked message, the only copy), ``evidence`` every hit as JSON (rule, span, original,
+    the transformations: domain.moderation.filter.Hit.to_dict)."""
+
     type: Literal["moderation.flagged"] = "moderation.flagged"
     user_id: int
     room_id: int | None
     message_id: int | None
     reason: str
     score: float = Field(ge=0.0, le=1.0)
+    action: Literal["blocked", "masked", "flagged"] = "flagged"
+    rule: str = ""
+    body: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    evidence: str = "[]"
 
     def key(self) -> bytes:
         return str(self.user_id).encode()

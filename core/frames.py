@@ -129,7 +129,13 @@ class Ack(ServerFrame):
 
 
 class Message(ServerFrame):
-    """A stored chat message: broadcast live by the persistence job, and in resume and history."""
+    """A stored chat message: broadcast live by the persistence job, and in resume and history.
+
+    ``masked``: the room's word filter masked words of it. Everyone but the author gets the
+    masked body; the author gets what they wrote, with ``masked`` true so a client can say
+    what the others see. It is the frame's last field, so the fan-out can tell a masked frame
+    by its end without parsing it.
+    """
 
     type: Literal["message"] = "message"
     room_id: int
@@ -139,6 +145,7 @@ class Message(ServerFrame):
     body: str
     created_at: str  # wire_time()
     client_msg_id: str
+    masked: bool = False
 
 
 class Resumed(ServerFrame):
@@ -189,3 +196,4 @@ class Error(ServerFrame):
 # Frames about a user that the user is not sent back (their own typing and presence): the
 # fan-out recognises them by their leading bytes, without parsing every frame it forwards.
 ABOUT_A_USER_PREFIXES = ('{"type":"typing"', '{"type":"presence"')
+MASKED_SUFFIX = ',"masked":true}'  # a Message frame whose body is masked for all but its author

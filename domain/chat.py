@@ -21,6 +21,8 @@ from core import wire
 from core.events import ChatMessageSent
 from core.frames import Message, TypingStarted, wire_time
 from domain.errors import InFlight, Invalid, Unavailable
+from domain.moderation import policy as moderation
+from domain.moderation.filter import Hit
 from domain.resources import Resources
 from domain.rooms import not_participant, require_participant
 
@@ -29,12 +31,15 @@ log = logging.getLogger(__name__)
 PENDING_TTL_S = 30
 
 
-# Membership and the idempotency marker in one round trip. Returns {1} when the send may
-# go ahead (marker set to pending), {0, marker} when the client_msg_id is known (pending, or
-# the message id of its first ack), {-1} when the user is not a participant.
+# Membership, the idempotency marker and the room's moderation policy in one round trip.
+# Returns {1, policy} when the send may go ahead (marker set to pending; policy false for a
+# room state stored before policies), {0, marker} when the client_msg_id is known (pending,
+# or the message id of its first ack), {-1} when the user is not a participant.
 _SEND_GATE = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
-if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then return {1} end
+if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then
+  return {1, redis.call('HGET', KEYS[3], 'moderation')}
+end
 return {0, redis.call('GET', KEYS[2])}
 """
 # Keyed by the client itself, not its id(): an id can be reused by a later client.
@@ -62,12 +67,14 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     """Hand one message, ``admit``ted on its arrival, to Kafka; returns its message id once
     Kafka holds it durably.
 
-    One Redis round trip before the produce (membership and the marker, a Lua script); the
-    marker's final value is written after the ack, off the sender's path.
+    One Redis round trip before the produce (membership, the marker and the room's moderation
+    policy, a Lua script), then the word filter (domain.moderation.policy); the marker's final
+    value is written after the ack, off the sender's path.
     """
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
     verdict = await _gate(res)(
-        keys=[wire.room_participants_key(room_id), key], args=[sender_id, PENDING_TTL_S]
+        keys=[wire.room_participants_key(room_id), key, wire.room_state_key(room_id)],
+        args=[sender_id, PENDING_TTL_S],
     )
     if int(verdict[0]) == -1:
         raise not_participant(room_id, to="send to it")
@@ -83,6 +90,12 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
             res.acks.remember(key, stored)
             return stored
         raise InFlight("this client_msg_id is being sent; wait for its ack")
+    policy = moderation.policy_of(verdict[1])
+    hits = moderation.screen(res.word_filter, policy, body)
+    if hits and policy == "block":
+        await res.redis.delete(key)  # nothing was sent: the id is free for an edited message
+        await _record_block(res, sender_id, room_id, body, hits)
+        raise moderation.MessageBlocked(hits)
     message_id = res.ids.next_id()
     event = ChatMessageSent(
         room_id=room_id,
@@ -90,6 +103,7 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         sender_id=sender_id,
         client_msg_id=client_msg_id,
         body=body,
+        masked_body=res.word_filter.mask(body, hits) if hits and policy == "mask" else None,
     )
     try:
         await res.publisher.publish_and_wait(event)
@@ -97,7 +111,32 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         await res.redis.delete(key)
         raise Unavailable("the message was not sent; send it again") from error
     res.acks.remember(key, message_id)
+    if hits:
+        res.publisher.publish(
+            moderation.flagged(
+                policy, hits, user_id=sender_id, room_id=room_id, message_id=message_id, body=body
+            )
+        )
     return message_id
+
+
+async def _record_block(
+    res: Resources, sender_id: int, room_id: int, body: str, hits: list[Hit]
+) -> None:
+    """The blocked message's only copy, on moderation-events for review. Waited for (a block
+    is rare), but a Kafka that is away does not turn the block into an ``unavailable``."""
+    event = moderation.flagged(
+        "block", hits, user_id=sender_id, room_id=room_id, message_id=None, body=body
+    )
+    try:
+        await res.publisher.publish_and_wait(event)
+    except Exception:
+        log.warning(
+            "could not record a blocked message of user %s in room %s",
+            sender_id,
+            room_id,
+            exc_info=True,
+        )
 
 
 # History, recovery and the lost-ack lookup are one statement each through the driver
@@ -108,32 +147,37 @@ _STORED_ID_SQL = (
     " WHERE room_id = %s AND sender_id = %s AND client_msg_id = %s"
 )
 _AFTER_SQL = (
-    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
+    " FROM chat_messages"
     " WHERE room_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 )
 _NEWEST_SQL = (
-    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
+    " FROM chat_messages"
     " WHERE room_id = %s ORDER BY seq DESC LIMIT %s"
 )
 _BEFORE_SQL = (
-    "SELECT seq, message_id, sender_id, body, created_at, client_msg_id FROM chat_messages"
+    "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
+    " FROM chat_messages"
     " WHERE room_id = %s AND seq < %s ORDER BY seq DESC LIMIT %s"
 )
 
 
-def _frames(room_id: int, rows: list[tuple[Any, ...]]) -> list[Message]:
-    # Stored rows of typed columns: the frames need no validation pass.
+def _frames(room_id: int, rows: list[tuple[Any, ...]], viewer: int | None) -> list[Message]:
+    """Stored rows as frames for ``viewer``: a masked message's author reads what they wrote,
+    everyone else the masked body. Typed columns: the frames need no validation pass."""
     return [
         Message.model_construct(
             room_id=room_id,
             seq=seq,
             message_id=message_id,
             user_id=sender_id,
-            body=body,
+            body=body if masked_body is None or sender_id == viewer else masked_body,
             created_at=wire_time(created_at),
             client_msg_id=client_msg_id,
+            masked=masked_body is not None,
         )
-        for seq, message_id, sender_id, body, created_at, client_msg_id in rows
+        for seq, message_id, sender_id, body, masked_body, created_at, client_msg_id in rows
     ]
 
 
@@ -149,25 +193,27 @@ async def stored_message_id(
 
 
 async def messages_after(
-    res: Resources, room_id: int, after_seq: int, *, limit: int
+    res: Resources, room_id: int, after_seq: int, *, limit: int, viewer: int | None = None
 ) -> list[Message]:
+    """Up to ``limit`` messages after ``after_seq``, as ``viewer`` sees them (see _frames)."""
     rows = await res.db.fetch(
         res.db.shard_for_room(room_id), _AFTER_SQL, (room_id, after_seq, limit)
     )
-    return _frames(room_id, rows)
+    return _frames(room_id, rows, viewer)
 
 
 async def messages_before(
-    res: Resources, room_id: int, before_seq: int | None, *, limit: int
+    res: Resources, room_id: int, before_seq: int | None, *, limit: int, viewer: int | None = None
 ) -> list[Message]:
-    """Up to ``limit`` messages before ``before_seq`` (newest page if None), oldest first."""
+    """Up to ``limit`` messages before ``before_seq`` (newest page if None), oldest first, as
+    ``viewer`` sees them."""
     shard = res.db.shard_for_room(room_id)
     if before_seq is None:
         rows = await res.db.fetch(shard, _NEWEST_SQL, (room_id, limit))
     else:
         rows = await res.db.fetch(shard, _BEFORE_SQL, (room_id, before_seq, limit))
     rows.reverse()
-    return _frames(room_id, rows)
+    return _frames(room_id, rows, viewer)
 
 
 async def history(
@@ -175,7 +221,7 @@ async def history(
 ) -> tuple[list[Message], bool]:
     """A participant's page of history and whether older messages exist."""
     await require_participant(res, room_id, user_id, to="read its messages")
-    page = await messages_before(res, room_id, before_seq, limit=limit)
+    page = await messages_before(res, room_id, before_seq, limit=limit, viewer=user_id)
     return page, bool(page) and page[0].seq > 1
 
 

@@ -26,6 +26,8 @@ from core.settings import Settings
 from domain.acks import AckLog
 from domain.errors import store_unavailable
 from domain.limits import RateLimiter, SendLimits
+from domain.moderation.filter import WordFilter
+from domain.moderation.rules import compiled as compiled_filter
 from domain.room_state import RoomStateStore
 from ingest.publisher import EventPublisher
 
@@ -50,10 +52,15 @@ class Resources:
     graph: AsyncDriver  # Neo4j, for the reads only the graph answers (domain.paths)
     sends: SendLimits = field(init=False)
     acks: AckLog = field(init=False)
+    word_filter: WordFilter = field(init=False)  # the chat's (domain.moderation)
 
     def __post_init__(self) -> None:
         self.sends = SendLimits(self.settings.chat_rate_per_s, self.settings.chat_burst)
         self.acks = AckLog(self.redis)
+        self.word_filter = compiled_filter(
+            tuple(self.settings.moderation_extra_words),
+            tuple(self.settings.moderation_allow_words),
+        )
 
 
 async def keep_lease(

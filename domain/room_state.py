@@ -1,6 +1,7 @@
 """Live room state in Redis: the seed's keys (core.wire), with atomic, idempotent join and leave.
 
-- ``wire.room_state_key``        hash: name, topic, capacity, visibility, owner_id, status, timer
+- ``wire.room_state_key``        hash: name, topic, capacity, visibility, owner_id, status, timer,
+                                  moderation
 - ``wire.room_participants_key`` set of user ids
 - ``wire.active_rooms_key()``    sorted set of open rooms, scored by participant count
 - ``wire.active_rooms_key(t)``   the same, per topic (the listing's topic filter)
@@ -26,6 +27,7 @@ from typing import Literal, cast, get_args
 import redis.asyncio as aioredis
 
 from core import wire
+from domain.moderation.policy import DEFAULT_POLICY, Policy, policy_of
 
 # Join and leave answer with the room's state hash as well (HGETALL, flat), so that a join or
 # a leave is this one script: no read of the state before it, none after. A private room
@@ -94,6 +96,12 @@ return 1
 """
 
 
+_SET_IF_PRESENT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+"""
+
+
 class JoinOutcome(IntEnum):
     NOT_CACHED = -1
     CLOSED = -2
@@ -140,6 +148,7 @@ class RoomState:
     status: RoomStatus
     created_at_us: int
     timer: Timer = IDLE  # as stored; ``timer_at`` gives it at a moment
+    moderation: Policy = DEFAULT_POLICY  # the word filter's policy (domain.moderation.policy)
 
     def fields(self) -> dict[str, str | int]:
         """The hash fields of the record (the timer is written by ``set_timer``)."""
@@ -152,6 +161,7 @@ class RoomState:
             "owner_id": self.owner_id,
             "status": self.status,
             "created_at_us": self.created_at_us,
+            "moderation": self.moderation,
         }
 
     @classmethod
@@ -170,6 +180,7 @@ class RoomState:
             status=cast(RoomStatus, status),
             created_at_us=int(raw["created_at_us"]),
             timer=_stored_timer(raw),
+            moderation=policy_of(raw.get("moderation")),
         )
 
     def timer_at(self, now_ms: int | None = None) -> Timer:
@@ -273,6 +284,12 @@ class RoomStateStore:
             await self.redis.zrevrange(key, offset, offset + limit - 1, withscores=True),
         )
         return [(int(member), int(score)) for member, score in rows]
+
+    async def set_moderation(self, room_id: int, policy: Policy) -> None:
+        """Only an existing state is changed: an absent one is loaded from MySQL, which has it."""
+        await self.redis.eval(
+            _SET_IF_PRESENT, 1, wire.room_state_key(room_id), "moderation", policy
+        )
 
     async def set_timer(self, room_id: int, timer: Timer) -> None:
         await self.redis.hset(

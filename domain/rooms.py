@@ -18,6 +18,7 @@ from core.db.models import RoomInvite, RoomParticipant, StudyRoom, User, UserBlo
 from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimerChanged
 from core.frames import RoomChanged
 from domain.errors import Conflict, Forbidden, NotFound, Unavailable
+from domain.moderation.policy import Policy, policy_of
 from domain.resources import Resources
 from domain.room_state import JoinOutcome, LeaveOutcome, RoomState, next_timer
 from domain.schemas.rooms import ParticipantOut, RoomCreateIn, RoomOut, TimerIn, TimerOut
@@ -33,6 +34,7 @@ def _state_of(room: StudyRoom) -> RoomState:
         owner_id=room.owner_id,
         status="closed" if room.status == "closed" else "open",
         created_at_us=int(room.created_at.replace(tzinfo=UTC).timestamp() * 1_000_000),
+        moderation=policy_of(room.moderation),
     )
 
 
@@ -127,6 +129,7 @@ def room_out(state: RoomState, participant_count: int) -> RoomOut:
         visibility=state.visibility,
         owner_id=state.owner_id,
         status=state.status,
+        moderation=state.moderation,
         participant_count=participant_count,
         created_at=datetime.fromtimestamp(state.created_at_us / 1e6, UTC),
         timer=TimerOut(
@@ -174,6 +177,7 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
         capacity=data.capacity,
         visibility=data.visibility,
         status="open",
+        moderation=data.moderation,
         created_at=datetime.now(UTC).replace(tzinfo=None),
     )
     async with res.db.for_room(room.id).begin() as session:
@@ -192,6 +196,19 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
     )
     res.publisher.publish(RoomJoined(room_id=room.id, user_id=owner_id, participant_count=1))
     return room_out(await _live_state(res, room.id), 1)
+
+
+async def set_moderation(res: Resources, room_id: int, user_id: int, policy: Policy) -> RoomOut:
+    """The owner changes what the word filter does to the room's messages: MySQL, then the
+    live state, so the next send meets the new policy."""
+    await access_room_as_owner(res, room_id, user_id, to="change the room's moderation")
+    async with res.db.for_room(room_id).begin() as session:
+        await session.execute(
+            update(StudyRoom).where(StudyRoom.id == room_id).values(moderation=policy)
+        )
+    await res.rooms.set_moderation(room_id, policy)
+    state = await ensure_cached(res, room_id)
+    return room_out(state, await res.rooms.participant_count(room_id))
 
 
 async def _topic(res: Resources, room_id: int) -> str:

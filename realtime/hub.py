@@ -35,6 +35,7 @@ from redis.asyncio.client import PubSub
 from core import wire
 from core.frames import (
     ABOUT_A_USER_PREFIXES,
+    MASKED_SUFFIX,
     Error,
     Resumed,
     Send,
@@ -80,6 +81,11 @@ def message_seq(frame: str) -> int | None:
     if not frame.startswith(MESSAGE_PREFIX):
         return None
     return int(json.loads(frame)["seq"])
+
+
+def masked_author(frame: str) -> int | None:
+    """The author of a masked message frame (they are sent their own words instead)."""
+    return int(json.loads(frame)["user_id"]) if frame.endswith(MASKED_SUFFIX) else None
 
 
 def plan(after_seq: int, last_seq: int, limit: int) -> tuple[int, SeqRange | None]:
@@ -229,6 +235,7 @@ class Hub:
         about = None
         if seq is None and frame.startswith(ABOUT_A_USER_PREFIXES):
             about = json.loads(frame)["user_id"]
+        author = None if seq is None else masked_author(frame)
         data = text_frame(frame.encode())  # framed once, written to every follower
         for conn in list(self.rooms.get(room_id, ())):
             feed = conn.feeds.get(room_id)
@@ -243,10 +250,12 @@ class Hub:
                 self._deliver(conn, frame, data)
             elif seq <= feed.delivered:
                 continue  # a replay after a job restore: the socket has it
-            elif seq == feed.delivered + 1:
+            elif seq == feed.delivered + 1 and conn.user_id != author:
                 feed.delivered = seq
                 self._deliver(conn, frame, data)
-            else:  # a gap (the pub/sub connection dropped a moment): fill it from MySQL
+            else:
+                # A gap (the pub/sub connection dropped a moment), or the author of a masked
+                # message, whose own words are in MySQL: read from there, in order.
                 feed.held = [(seq, frame)]
                 self._spawn(self._backfill(conn, room_id, feed))
 
@@ -313,7 +322,11 @@ class Hub:
     async def _send_range(self, conn: Connection, room_id: int, after: int, up_to: int) -> None:
         while after < up_to:
             page = await chat.messages_after(
-                self.res, room_id, after, limit=min(BACKLOG_PAGE, up_to - after)
+                self.res,
+                room_id,
+                after,
+                limit=min(BACKLOG_PAGE, up_to - after),
+                viewer=conn.user_id,
             )
             for message in page:
                 if message.seq <= up_to:
@@ -327,7 +340,7 @@ class Hub:
         try:
             while conn.feeds.get(room_id) is feed:
                 page = await chat.messages_after(
-                    self.res, room_id, feed.delivered, limit=BACKLOG_PAGE
+                    self.res, room_id, feed.delivered, limit=BACKLOG_PAGE, viewer=conn.user_id
                 )
                 for message in page:
                     if message.seq > feed.delivered:
@@ -354,10 +367,10 @@ class Hub:
                 self._deliver(conn, frame)
             elif seq <= feed.delivered:
                 continue
-            elif seq == feed.delivered + 1 or tries <= 0:
+            elif tries <= 0 or (seq == feed.delivered + 1 and conn.user_id != masked_author(frame)):
                 feed.delivered = seq
                 self._deliver(conn, frame)
-            else:  # a gap inside the hold: read it, then release the rest
+            else:  # a gap inside the hold (or the author's masked message): read it, then on
                 feed.held = held[index:]
                 self._spawn(self._backfill(conn, room_id, feed, tries))
                 return

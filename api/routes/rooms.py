@@ -15,6 +15,7 @@ from domain.schemas.common import Id
 from domain.schemas.rooms import (
     InviteIn,
     InviteOut,
+    ModerationIn,
     ParticipantOut,
     RoomCreateIn,
     RoomOut,
@@ -89,6 +90,15 @@ async def invite(room_id: Id, data: InviteIn, user_id: UserId, res: Res) -> Invi
 async def timer(room_id: Id, data: TimerIn, user_id: UserId, res: Res) -> RoomOut:
     """Start, pause or reset the shared pomodoro timer (participants only)."""
     return await actions.change_timer(res, room_id, user_id, data)
+
+
+@router.put("/{room_id}/moderation")
+async def moderation(room_id: Id, data: ModerationIn, user_id: UserId, res: Res) -> RoomOut:
+    """Set what the word filter does to the room's messages (owner only): `block` (the
+    sender gets a `message_blocked` error, nothing is sent), `mask` (others see the words
+    masked, the author sees what they wrote), `flag` (sent as is, queued for review) or
+    `off`. New rooms block."""
+    return await actions.set_moderation(res, room_id, user_id, data.moderation)
 
 
 @router.delete("/{room_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -241,6 +241,17 @@ function handle(frame) {
     case "error":
       if (frame.code === "rate_limited" && state.outbox.has(frame.ref)) {
         setTimeout(() => sendFrame(state.outbox.get(frame.ref)), 1000);
+      } else if (frame.code === "message_blocked" && state.outbox.has(frame.ref)) {
+        // Not sent: say why on the message itself, and give the text back to edit.
+        const blocked = state.outbox.get(frame.ref);
+        state.outbox.delete(frame.ref);
+        const pending = document.querySelector(`[data-client-msg-id="${frame.ref}"]`);
+        if (pending) {
+          pending.className = "blocked";
+          pending.title = frame.message;
+          pending.textContent = `${blocked.body} (not sent: ${frame.message})`;
+        }
+        if (!$("body").value) $("body").value = blocked.body;
       } else {
         $("room-error").textContent = frame.message;
       }
@@ -266,6 +277,13 @@ function showMessage(message) {
   body.className = "body";
   body.textContent = message.body;
   item.append(who, body);
+  if (message.masked) {
+    // The room masks: the others see the words starred; the author sees what they wrote.
+    const note = document.createElement("span");
+    note.className = "note";
+    note.textContent = state.me && message.user_id === state.me.id ? " (others see it masked)" : " (masked)";
+    item.append(note);
+  }
   state.typing.delete(message.user_id);
   renderTyping();
   // Keep seq order even when history and live messages arrive interleaved.

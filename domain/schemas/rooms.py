@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.moderation.policy import DEFAULT_POLICY, Policy
 from domain.schemas.common import Id, UtcDateTime
 
 Topic = Annotated[
@@ -18,6 +19,17 @@ class RoomCreateIn(BaseModel):
     topic: Topic
     capacity: Annotated[int, Field(ge=1, le=500)] = 50
     visibility: Literal["public", "private"] = "public"
+    moderation: Policy = Field(
+        default=DEFAULT_POLICY,
+        description="What the word filter does to the room's messages: block them, mask the "
+        "words for everyone but the author, flag them for review, or nothing (off).",
+    )
+
+
+class ModerationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    moderation: Policy
 
 
 class TimerOut(BaseModel):
@@ -35,6 +47,7 @@ class RoomOut(BaseModel):
     visibility: Literal["public", "private"]
     owner_id: int
     status: Literal["open", "closed"]
+    moderation: Policy
     participant_count: int
     created_at: UtcDateTime
     timer: TimerOut

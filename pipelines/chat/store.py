@@ -53,8 +53,8 @@ log = logging.getLogger(__name__)
 
 DUPLICATE = -1
 _T = TypeVar("_T")
-_COLUMNS = "room_id, seq, message_id, sender_id, client_msg_id, body, created_at"
-_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
+_COLUMNS = "room_id, seq, message_id, sender_id, client_msg_id, body, masked_body, created_at"
+_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 class Cursor(Protocol):
@@ -118,14 +118,18 @@ class SeqCache:
 
 
 def message_frame(event: ChatMessageSent, seq: int) -> str:
+    """The frame every follower gets: the masked body if the room masked it. The author's
+    gateway reads the author's own copy from MySQL instead (realtime.hub)."""
+    masked = event.masked_body is not None
     return Message(
         room_id=event.room_id,
         seq=seq,
         message_id=event.message_id,
         user_id=event.sender_id,
-        body=event.body,
+        body=event.masked_body if event.masked_body is not None else event.body,
         created_at=wire_time(event.occurred_at),
         client_msg_id=event.client_msg_id,
+        masked=masked,
     ).to_json()
 
 
@@ -141,6 +145,7 @@ def _row(event: ChatMessageSent, seq: int) -> tuple[object, ...]:
         event.sender_id,
         event.client_msg_id,
         event.body,
+        event.masked_body,
         _created_at(event),
     )
 

@@ -109,6 +109,17 @@ def test_two_people_chat_and_a_reload_misses_nothing(
     ]
     assert seqs == [1, 2, 3, 4, 5]
 
+    # The room blocks abuse (a new room's policy): Alice is told on her message and gets its
+    # text back to edit; Bob never sees it.
+    _say(alice, "you f*cking idiot")
+    expect(alice.locator("#messages li.blocked")).to_contain_text("not sent", timeout=15_000)
+    expect(alice.locator("#body")).to_have_value("you f*cking idiot")
+    _say(alice, "sorry, wrong chat")
+    expect(bob.locator("#messages li[data-seq]", has_text="sorry, wrong chat")).to_be_visible(
+        timeout=15_000
+    )
+    assert bob.locator("#messages li", has_text="idiot").count() == 0
+
     # The shared timer: Alice starts it, Bob's clock runs too.
     alice.click("[data-timer=start]")
     expect(bob.locator("#timer-phase")).to_have_text("focus (running)", timeout=15_000)

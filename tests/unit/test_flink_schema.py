@@ -21,6 +21,7 @@ def test_chat_message_columns_match_the_event_schema() -> None:
         ("sender_id", "BIGINT"),
         ("client_msg_id", "STRING"),
         ("body", "STRING"),
+        ("masked_body", "STRING"),
     ]
 
 

@@ -68,8 +68,16 @@ def _hash(**extra: str) -> dict[str, str]:
         "owner_id": "1",
         "status": "open",
         "created_at_us": "1",
+        "moderation": "mask",
         **extra,
     }
+
+
+def test_a_state_stored_before_moderation_policies_blocks() -> None:
+    old = _hash()
+    del old["moderation"]
+    assert RoomState.from_hash(old).moderation == "block"
+    assert RoomState.from_hash(_hash(moderation="bogus")).moderation == "block"
 
 
 def test_room_state_round_trips_its_fields_and_times_a_running_clock() -> None:

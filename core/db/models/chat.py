@@ -28,6 +28,8 @@ class ChatMessage(Base):
         Column("sender_id", BigInteger, nullable=False),
         Column("client_msg_id", String(64), nullable=False),
         Column("body", Text, nullable=False),
+        # The body as others see it when the room masks and the word filter hit; NULL: as sent.
+        Column("masked_body", Text, nullable=True),
         Column(
             "status",
             Enum("visible", "hidden", "deleted", name="chat_message_status"),
@@ -50,6 +52,7 @@ class ChatMessage(Base):
     sender_id: Mapped[int]
     client_msg_id: Mapped[str]
     body: Mapped[str]
+    masked_body: Mapped[str | None]
     status: Mapped[str]
     created_at: Mapped[datetime]
     stored_at: Mapped[datetime]

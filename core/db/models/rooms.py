@@ -9,6 +9,8 @@ from core.db.models.base import TABLE_OPTIONS, Base, Timestamp, created_at, snow
 
 # Rows of these tables live on shard_for_room(room_id) (core.db.sharding).
 
+MODERATION_POLICIES = ("block", "mask", "flag", "off")
+
 
 class StudyRoom(Base):
     __tablename__ = "study_rooms"
@@ -28,6 +30,11 @@ class StudyRoom(Base):
     )
     status: Mapped[str] = mapped_column(
         Enum("open", "closed", name="room_status"), nullable=False, server_default="open"
+    )
+    # What the word filter does to this room's messages (domain.moderation): refuse them,
+    # mask the words for everyone but the author, only flag them for review, or nothing.
+    moderation: Mapped[str] = mapped_column(
+        Enum(*MODERATION_POLICIES, name="room_moderation"), nullable=False, server_default="block"
     )
     created_at: Mapped[datetime] = created_at()
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
