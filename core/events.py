@@ -188,22 +188,28 @@ class SubjectsChanged(Event):
 
 
 class ContentFlagged(Event):
-    """Content that moderation acted on. From the word filter: ``action`` is what the room's
-    policy did (``blocked``: never stored or broadcast; ``masked``; ``flagged``: delivered as
-    sent, for review), ``rule`` the first rule that fired, ``body`` the text as sent (for a
-    blocked message, the only copy), ``evidence`` every hit as JSON (rule, span, original,
-    the transformations: domain.moderation.filter.Hit.to_dict)."""
+    """Content or conduct for the moderation queue: each one becomes an item there (the
+    moderation-queue job, keyed by ``event_id``).
+
+    ``user_id`` is whose content or conduct it is. From the word filter, ``action`` is what
+    the room's policy did (``blocked``: never stored or broadcast; ``masked``; ``flagged``:
+    delivered as sent), ``rule`` the first rule that fired and ``evidence`` every hit as JSON
+    (rule, span, original, the transformations: domain.moderation.filter.Hit.to_dict). From a
+    user, ``action`` is ``reported`` and ``reporter_id`` who reported it. ``body`` is the
+    text as it was (for a blocked message, the only copy)."""
 
     type: Literal["moderation.flagged"] = "moderation.flagged"
     user_id: int
     room_id: int | None
     message_id: int | None
-    reason: str
+    reason: str = Field(max_length=500)
     score: float = Field(ge=0.0, le=1.0)
-    action: Literal["blocked", "masked", "flagged"] = "flagged"
-    rule: str = ""
+    action: Literal["blocked", "masked", "flagged", "reported"] = "flagged"
+    rule: str = Field(default="", max_length=64)
     body: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     evidence: str = "[]"
+    reporter_id: int | None = None
+    group_id: int | None = None
 
     def key(self) -> bytes:
         return str(self.user_id).encode()

@@ -148,6 +148,15 @@ class Message(ServerFrame):
     masked: bool = False
 
 
+class MessageRemoved(ServerFrame):
+    """A moderator removed a message: clients drop it; history no longer has it."""
+
+    type: Literal["message_removed"] = "message_removed"
+    room_id: int
+    seq: int
+    message_id: int
+
+
 class Resumed(ServerFrame):
     type: Literal["resumed"] = "resumed"
     room_id: int

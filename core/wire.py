@@ -97,6 +97,15 @@ class Channel:
         return cls("room" if kind == "room" else "user", int(ident))
 
 
+def mute_key(user_id: int, room_id: int | None = None) -> str:
+    """A timed mute (its TTL is what is left): in one room, or everywhere without a room.
+    The gateway's send gate reads both (domain.chat). In a Redis Cluster the global key would
+    move out of the room's script: it does not share the room's hash tag."""
+    if room_id is None:
+        return f"mute:{user_id}"
+    return f"room:{{{room_id}}}:mute:{user_id}"
+
+
 def room_channel(room_id: int) -> str:
     return Channel("room", room_id).name
 

@@ -20,7 +20,7 @@ from redis.commands.core import AsyncScript
 from core import wire
 from core.events import ChatMessageSent
 from core.frames import Message, TypingStarted, wire_time
-from domain.errors import InFlight, Invalid, Unavailable
+from domain.errors import DomainError, InFlight, Invalid, Unavailable
 from domain.moderation import policy as moderation
 from domain.moderation.filter import Hit
 from domain.resources import Resources
@@ -31,12 +31,15 @@ log = logging.getLogger(__name__)
 PENDING_TTL_S = 30
 
 
-# Membership, the idempotency marker and the room's moderation policy in one round trip.
-# Returns {1, policy} when the send may go ahead (marker set to pending; policy false for a
-# room state stored before policies), {0, marker} when the client_msg_id is known (pending,
-# or the message id of its first ack), {-1} when the user is not a participant.
+# Membership, a mute, the idempotency marker and the room's moderation policy in one round
+# trip. Returns {1, policy} when the send may go ahead (marker set to pending; policy false
+# for a room state stored before policies), {0, marker} when the client_msg_id is known
+# (pending, or the message id of its first ack), {-1} when the user is not a participant,
+# {-2, ms} when they are muted (in the room or everywhere) for ms more.
 _SEND_GATE = """
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
+local muted = math.max(redis.call('PTTL', KEYS[4]), redis.call('PTTL', KEYS[5]))
+if muted > 0 then return {-2, muted} end
 if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then
   return {1, redis.call('HGET', KEYS[3], 'moderation')}
 end
@@ -73,11 +76,24 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     """
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
     verdict = await _gate(res)(
-        keys=[wire.room_participants_key(room_id), key, wire.room_state_key(room_id)],
+        keys=[
+            wire.room_participants_key(room_id),
+            key,
+            wire.room_state_key(room_id),
+            wire.mute_key(sender_id, room_id),
+            wire.mute_key(sender_id),
+        ],
         args=[sender_id, PENDING_TTL_S],
     )
     if int(verdict[0]) == -1:
         raise not_participant(room_id, to="send to it")
+    if int(verdict[0]) == -2:
+        seconds = -(-int(verdict[1]) // 1000)
+        raise DomainError(
+            f"you are muted by a moderator for {seconds} s more; messages sent meanwhile "
+            "are not delivered",
+            code="muted",
+        )
     if int(verdict[0]) == 0:
         existing = verdict[1]
         if existing is not None and existing not in ("pending", b"pending"):
@@ -149,17 +165,17 @@ _STORED_ID_SQL = (
 _AFTER_SQL = (
     "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
     " FROM chat_messages"
-    " WHERE room_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+    " WHERE room_id = %s AND seq > %s AND status = 'visible' ORDER BY seq LIMIT %s"
 )
 _NEWEST_SQL = (
     "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
     " FROM chat_messages"
-    " WHERE room_id = %s ORDER BY seq DESC LIMIT %s"
+    " WHERE room_id = %s AND status = 'visible' ORDER BY seq DESC LIMIT %s"
 )
 _BEFORE_SQL = (
     "SELECT seq, message_id, sender_id, body, masked_body, created_at, client_msg_id"
     " FROM chat_messages"
-    " WHERE room_id = %s AND seq < %s ORDER BY seq DESC LIMIT %s"
+    " WHERE room_id = %s AND seq < %s AND status = 'visible' ORDER BY seq DESC LIMIT %s"
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import buddies, chat, groups, presence, rooms, social, users
+from api.routes import buddies, chat, groups, moderation, presence, rooms, social, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
@@ -14,4 +14,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     buddies.router,
     chat.router,
     presence.router,
+    moderation.router,
 )

@@ -208,6 +208,12 @@ setInterval(() => sendFrame({ type: "heartbeat" }), 60000);
 function handle(frame) {
   switch (frame.type) {
     case "message": return showMessage(frame);
+    case "message_removed": {
+      // A moderator removed it: gone for everyone (its seq stays seen, so it never returns).
+      const removed = document.querySelector(`#messages li[data-seq="${frame.seq}"]`);
+      if (removed && state.room && frame.room_id === state.room.id) removed.remove();
+      return;
+    }
     case "history":
       frame.messages.forEach(showMessage);
       $("older").hidden = !frame.has_more;
@@ -277,6 +283,23 @@ function showMessage(message) {
   body.className = "body";
   body.textContent = message.body;
   item.append(who, body);
+  if (state.me && message.user_id !== state.me.id) {
+    const report = document.createElement("button");
+    report.className = "report";
+    report.type = "button";
+    report.textContent = "report";
+    report.title = "Report this message to the moderators";
+    report.addEventListener("click", async () => {
+      const reason = prompt("Why are you reporting this message?");
+      if (!reason) return;
+      try {
+        await api("/reports", { method: "POST", json: { room_id: message.room_id, message_id: message.message_id, reason } });
+        report.textContent = "reported";
+        report.disabled = true;
+      } catch (error) { $("room-error").textContent = error.message; }
+    });
+    item.append(report);
+  }
   if (message.masked) {
     // The room masks: the others see the words starred; the author sees what they wrote.
     const note = document.createElement("span");

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import text
 
+from core.db.sharding import ShardRouter
 from core.settings import get_settings
 from domain.moderation.evaluate import EvaluationError, evaluate, read_rows
 from domain.moderation.rules import compiled
@@ -72,3 +74,31 @@ def evaluate_command(
     for mistake in report["mistakes"]:
         rules = ", ".join(f"{hit['rule']} on {hit['original']!r}" for hit in mistake["hits"])
         typer.echo(f"  {mistake['kind']}: {mistake['text']!r}" + (f" ({rules})" if rules else ""))
+
+
+Username = Annotated[str, typer.Argument(help="The user's username.")]
+Role = Annotated[str, typer.Argument(help="member, moderator (acts on every queue item) or admin.")]
+
+
+@app.command("set-role")
+def set_role(username: Username, role: Role) -> None:
+    """Give a user global moderation rights (moderator, admin) or take them (member)."""
+    if role not in ("member", "moderator", "admin"):
+        typer.echo(f"error: unknown role {role!r}; one of member, moderator, admin", err=True)
+        raise typer.Exit(2)
+    router = ShardRouter(get_settings())
+    try:
+        with router.directory_engine().begin() as connection:
+            found = connection.execute(
+                text("SELECT role FROM users WHERE username = :username"), {"username": username}
+            ).first()
+            if found is None:
+                typer.echo(f"error: no user is named {username!r}", err=True)
+                raise typer.Exit(1)
+            connection.execute(
+                text("UPDATE users SET role = :role WHERE username = :username"),
+                {"role": role, "username": username},
+            )
+    finally:
+        router.dispose()
+    typer.echo(f"{username}: {found[0]} -> {role}")

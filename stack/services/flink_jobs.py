@@ -346,3 +346,11 @@ class ChatPersistJob(FlinkJob):
             )
             with connection, connection.cursor() as cursor:
                 cursor.execute("DELETE FROM chat_messages WHERE room_id IN %s", (shard_rooms,))
+
+
+class ModerationQueueJob(FlinkJob):
+    """moderation-events -> moderation_items: Flink SQL with the JDBC sink, no Python worker."""
+
+    name = "moderation-queue"
+    module = "pipelines.moderation.queue"
+    job_name = "moderation-queue"

@@ -41,6 +41,8 @@ EXPECTED_TABLES = {
     "user_blocks",
     "chat_messages",
     "moderation_events",
+    "moderation_items",
+    "moderation_reviews",
 }
 
 

@@ -4,9 +4,11 @@ leaves the page and comes back to find everything it missed."""
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -59,7 +61,7 @@ def _say(page: Page, text: str) -> None:
 def test_two_people_chat_and_a_reload_misses_nothing(
     browser: Browser, api_url: str, settings: Settings
 ) -> None:
-    require(settings, "chat-persist")
+    require(settings, "chat-persist", "moderation-queue")
     tag = uuid.uuid4().hex[:8]
     alice = _sign_up(browser, api_url, f"alice{tag}")
     bob = _sign_up(browser, api_url, f"bob{tag}")
@@ -119,6 +121,33 @@ def test_two_people_chat_and_a_reload_misses_nothing(
         timeout=15_000
     )
     assert bob.locator("#messages li", has_text="idiot").count() == 0
+
+    # Bob reports a message from the page; Alice, the room's owner, removes it from the queue
+    # (over the API, as her own session): it disappears from Bob's page while he watches.
+    bob.once("dialog", lambda dialog: dialog.accept("off topic"))
+    bob.locator("#messages li[data-seq]", has_text="sorry, wrong chat").locator(
+        "button.report"
+    ).click()
+    expect(
+        bob.locator("#messages li[data-seq]", has_text="sorry, wrong chat").locator("button.report")
+    ).to_have_text("reported", timeout=15_000)
+    token = alice.evaluate("sessionStorage.getItem('token')")
+    room_id = alice.evaluate("String(state.room.id)")
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}) as owner:
+        deadline = time.monotonic() + 30
+        items: list[dict[str, object]] = []
+        while not items and time.monotonic() < deadline:
+            items = owner.get("/moderation/queue", params={"room_id": room_id}).json()["items"]
+            time.sleep(0.3)
+        assert items, "the report did not reach the queue"
+        decided = owner.post(
+            f"/moderation/items/{items[0]['id']}/decision",
+            json={"decision": "remove", "reason": "off topic"},
+        )
+        assert decided.status_code == 200, decided.text
+    expect(bob.locator("#messages li[data-seq]", has_text="sorry, wrong chat")).to_have_count(
+        0, timeout=15_000
+    )
 
     # The shared timer: Alice starts it, Bob's clock runs too.
     alice.click("[data-timer=start]")

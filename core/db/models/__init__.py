@@ -5,7 +5,7 @@ from core.db.models.buddies import BuddyRequest, StudyBuddy, StudyProfile, Study
 from core.db.models.chat import ChatMessage
 from core.db.models.graph import FriendSuggestion, UserGraphMetrics
 from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
-from core.db.models.moderation import ModerationEvent
+from core.db.models.moderation import ModerationEvent, ModerationItem, ModerationReview
 from core.db.models.rooms import RoomInvite, RoomParticipant, StudyRoom
 from core.db.models.social import FriendRequest, Friendship, UserBlock
 from core.db.models.users import User
@@ -21,6 +21,8 @@ __all__ = [
     "GroupMember",
     "GroupPost",
     "ModerationEvent",
+    "ModerationItem",
+    "ModerationReview",
     "RoomInvite",
     "RoomParticipant",
     "StudyBuddy",

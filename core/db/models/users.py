@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String, text
+from sqlalchemy import Boolean, Enum, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.models.base import NOW, TABLE_OPTIONS, Base, Timestamp, created_at, snowflake_pk
@@ -24,6 +24,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("1"))
+    # Global moderation rights (domain.moderation.queue): moderators and admins act on every
+    # item of the queue; set with `studyhub moderation set-role`.
+    role: Mapped[str] = mapped_column(
+        Enum("member", "moderator", "admin", name="user_role"),
+        nullable=False,
+        server_default="member",
+    )
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(
         Timestamp, nullable=False, server_default=NOW, server_onupdate=NOW
