@@ -195,8 +195,10 @@ class ContentFlagged(Event):
     the room's policy did (``blocked``: never stored or broadcast; ``masked``; ``flagged``:
     delivered as sent), ``rule`` the first rule that fired and ``evidence`` every hit as JSON
     (rule, span, original, the transformations: domain.moderation.filter.Hit.to_dict). From a
-    user, ``action`` is ``reported`` and ``reporter_id`` who reported it. ``body`` is the
-    text as it was (for a blocked message, the only copy)."""
+    user, ``action`` is ``reported`` and ``reporter_id`` who reported it. From the
+    moderation-abuse job, ``action`` is ``muted`` and ``rule`` ``stream:<kind>`` (flood,
+    mentions, duplicate, blocked). ``body`` is the text as it was (for a blocked message, the
+    only copy; for a stream detection, a sample)."""
 
     type: Literal["moderation.flagged"] = "moderation.flagged"
     user_id: int
@@ -204,7 +206,7 @@ class ContentFlagged(Event):
     message_id: int | None
     reason: str = Field(max_length=500)
     score: float = Field(ge=0.0, le=1.0)
-    action: Literal["blocked", "masked", "flagged", "reported"] = "flagged"
+    action: Literal["blocked", "masked", "flagged", "reported", "muted"] = "flagged"
     rule: str = Field(default="", max_length=64)
     body: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
     evidence: str = "[]"

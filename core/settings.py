@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     # lists, and words never caught, for this deployment. JSON lists in the environment.
     moderation_extra_words: list[str] = Field(default_factory=list)
     moderation_allow_words: list[str] = Field(default_factory=list)
+    # The moderation-abuse job (pipelines.moderation.abuse): what trips it, per user, and how
+    # long its mute lasts. A flood is counted across rooms; the gateway's send limit alone
+    # allows up to 120 messages in 10 s per process, a person types far fewer.
+    moderation_flood_messages: int = Field(default=60, ge=2)  # in 10 s
+    moderation_mention_limit: int = Field(default=15, ge=2)  # @mentions in 10 s
+    moderation_duplicate_rooms: int = Field(default=3, ge=2)  # the same text, in 30 s
+    moderation_blocked_burst: int = Field(default=3, ge=2)  # blocked messages in 60 s
+    moderation_stream_mute_s: int = Field(default=120, ge=1)
 
     # Chat sends per user: a steady rate and a burst (token bucket in the gateway).
     chat_rate_per_s: float = Field(default=10.0, gt=0)

@@ -7,7 +7,12 @@ from stack.services.api import ApiService
 from stack.services.base import Service, ServiceStatus
 from stack.services.dagster import DagsterCodeServer, DagsterDaemon, DagsterWebserver
 from stack.services.flink import FlinkJobManager, FlinkTaskManager
-from stack.services.flink_jobs import ChatPersistJob, FlinkJob, ModerationQueueJob
+from stack.services.flink_jobs import (
+    ChatPersistJob,
+    FlinkJob,
+    ModerationAbuseJob,
+    ModerationQueueJob,
+)
 from stack.services.influxdb import InfluxDBService
 from stack.services.kafka import KafkaService
 from stack.services.mariadb import MariaDBShard
@@ -31,6 +36,7 @@ def all_services(settings: Settings) -> list[Service]:
         DagsterWebserver(settings),
         ChatPersistJob(settings),
         ModerationQueueJob(settings),
+        ModerationAbuseJob(settings),
         DagsterDaemon(settings),
     ]
 

@@ -354,3 +354,12 @@ class ModerationQueueJob(FlinkJob):
     name = "moderation-queue"
     module = "pipelines.moderation.queue"
     job_name = "moderation-queue"
+
+
+class ModerationAbuseJob(FlinkJob):
+    """Floods, mention and duplicate spam, bursts of blocked messages: a timed mute and a queue
+    item for each (windows in Flink SQL; Python only for the mute)."""
+
+    name = "moderation-abuse"
+    module = "pipelines.moderation.abuse"
+    job_name = "moderation-abuse"

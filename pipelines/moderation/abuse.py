@@ -1,0 +1,199 @@
+"""The moderation-abuse job: abuse caught in the stream, per user, and a timed mute for it.
+
+    .venv-flink/bin/python -m pipelines.moderation.abuse      # submit to the session cluster
+
+It reads chat-messages and moderation-events. Windows are in Flink SQL, so the per-message
+work stays in the JVM: the JSON parse, the windows and the counts. Each kind of abuse is one
+windowed GROUP BY over processing time (hopping windows), keyed by the sender:
+
+- `flood`, 10 s windows sliding by 5 s: ``moderation_flood_messages`` messages or more,
+  across all rooms;
+- `mentions`, the same windows: ``moderation_mention_limit`` @mentions or more;
+- `duplicate`, 30 s windows sliding by 10 s: the same text (its letters, lower case) in
+  ``moderation_duplicate_rooms`` rooms or more;
+- `blocked`, 60 s windows sliding by 10 s: ``moderation_blocked_burst`` messages or more
+  blocked by the word filter.
+
+Only what trips reaches Python: a table function (``MuteUser``) sets the mute in Redis with
+SET NX PX, the key the gateway's send gate reads. It yields a row only when the mute is new,
+so the windows that overlap a flood, and the replays after a restore, mute once and report
+once. That row becomes a ``ContentFlagged`` (action ``muted``, rule ``stream:<kind>``) on
+moderation-events: the moderation-queue job makes it a queue item, and its id is a hash of
+the user and the window, so a replay writes the same item. The mute ends by itself (its TTL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from pyflink.table import DataTypes
+from pyflink.table.udf import FunctionContext, TableFunction, udtf
+
+from core import wire
+from core.events import CHAT_MESSAGES, MODERATION_EVENTS, ChatMessageSent, ContentFlagged
+from core.settings import Settings, get_settings
+from pipelines.flink_schema import columns_ddl
+from pipelines.runtime import kafka_source_options, table_environment
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "moderation-abuse"
+CONSUMER_GROUP = "moderation-abuse"
+
+
+class MuteUser(TableFunction):  # type: ignore[misc]
+    """Mute a user in Redis unless they are muted already; one row (the mute's ms) if new."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.client: Any = None
+
+    def open(self, function_context: FunctionContext) -> None:
+        del function_context
+        self.client = redis.Redis.from_url(self.redis_url)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+    def is_deterministic(self) -> bool:
+        return False  # it writes to Redis: once per row, never folded or repeated
+
+    def eval(self, user_id: int, seconds: int) -> Iterator[int]:
+        if self.client.set(wire.mute_key(user_id), "stream", nx=True, px=seconds * 1000):
+            yield seconds * 1000
+
+
+def _event_id() -> str:
+    """A UUID-shaped hash of the kind, the user and the window: the same detection, replayed,
+    has the same id, and the queue's upsert keeps one item."""
+    digest = "MD5(CONCAT(kind, ':', CAST(user_id AS STRING), ':', CAST(window_end AS STRING)))"
+    parts = [(1, 8), (9, 4), (13, 4), (17, 4), (21, 12)]
+    return "CONCAT(" + ", '-', ".join(f"SUBSTRING({digest}, {a}, {n})" for a, n in parts) + ")"
+
+
+def build_and_submit(settings: Settings, *, name: str = JOB_NAME) -> str:
+    """Submit the job to the session cluster; returns its Flink job id."""
+    t_env = table_environment(settings, name)
+    config = t_env.get_config()
+    config.set("parallelism.default", "1")
+    config.set("execution.checkpointing.interval", "10000 ms")
+    # Detections are rare: a bundle per row is fine, and a mute must not wait on a bundle.
+    config.set("python.fn-execution.bundle.size", "1")
+    source = "'properties.auto.offset.reset' = 'latest', 'scan.startup.mode' = 'group-offsets'"
+    t_env.execute_sql(f"""
+        CREATE TABLE chat_source (
+          {columns_ddl(ChatMessageSent)},
+          proctime AS PROCTIME()
+        ) WITH (
+          {kafka_source_options(settings, topic=CHAT_MESSAGES, group_id=CONSUMER_GROUP)},
+          {source}
+        )""")
+    t_env.execute_sql(f"""
+        CREATE TABLE moderation_source (
+          {columns_ddl(ContentFlagged)},
+          proctime AS PROCTIME()
+        ) WITH (
+          {kafka_source_options(settings, topic=MODERATION_EVENTS, group_id=CONSUMER_GROUP)},
+          {source}
+        )""")
+    t_env.execute_sql(f"""
+        CREATE TABLE moderation_sink (
+          {columns_ddl(ContentFlagged)}
+        ) WITH (
+          'connector' = 'kafka',
+          'topic' = '{MODERATION_EVENTS}',
+          'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',
+          'format' = 'json',
+          'json.timestamp-format.standard' = 'ISO-8601',
+          'sink.delivery-guarantee' = 'at-least-once'
+        )""")
+    t_env.create_temporary_function(
+        "mute_user",
+        udtf(
+            MuteUser(settings.redis_url),
+            result_types=[DataTypes.BIGINT()],
+            deterministic=False,
+            name="mute_user",
+        ),
+    )
+    s = settings
+    hop = (
+        "TABLE(HOP(TABLE {table}, DESCRIPTOR(proctime),"
+        " INTERVAL '{slide}' SECOND, INTERVAL '{size}' SECOND))"
+    )
+    # Every value formatted into the SQL below is an int from the settings or a literal here.
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW detections AS
+        SELECT user_id, kind, window_end, n,
+               CONCAT('{{"kind": "', kind, '", "count": ', CAST(n AS STRING),
+                      ', "window_s": ', CAST(size_s AS STRING), '}}') AS evidence,
+               sample
+        FROM (
+          SELECT sender_id AS user_id, 'flood' AS kind, window_end, COUNT(*) AS n,
+                 10 AS size_s, MAX(body) AS sample
+          FROM {hop.format(table="chat_source", slide=5, size=10)}
+          GROUP BY sender_id, window_start, window_end
+          HAVING COUNT(*) >= {s.moderation_flood_messages}
+          UNION ALL
+          SELECT sender_id, 'mentions', window_end,
+                 SUM(CHAR_LENGTH(body) - CHAR_LENGTH(REPLACE(body, '@', ''))), 10, MAX(body)
+          FROM {hop.format(table="chat_source", slide=5, size=10)}
+          GROUP BY sender_id, window_start, window_end
+          HAVING SUM(CHAR_LENGTH(body) - CHAR_LENGTH(REPLACE(body, '@', '')))
+                 >= {s.moderation_mention_limit}
+          UNION ALL
+          SELECT sender_id, 'duplicate', window_end, COUNT(DISTINCT room_id), 30, MAX(body)
+          FROM {hop.format(table="chat_source", slide=10, size=30)}
+          WHERE CHAR_LENGTH(REGEXP_REPLACE(body, '[^A-Za-z]', '')) >= 8
+          GROUP BY sender_id, LOWER(REGEXP_REPLACE(body, '[^A-Za-z]', '')),
+                   window_start, window_end
+          HAVING COUNT(DISTINCT room_id) >= {s.moderation_duplicate_rooms}
+          UNION ALL
+          SELECT user_id, 'blocked', window_end, COUNT(*), 60, MAX(body)
+          FROM {hop.format(table="moderation_source", slide=10, size=60)}
+          WHERE action = 'blocked'
+          GROUP BY user_id, window_start, window_end
+          HAVING COUNT(*) >= {s.moderation_blocked_burst}
+        )""")  # noqa: S608
+    result = t_env.execute_sql(f"""
+        INSERT INTO moderation_sink
+        SELECT {_event_id()} AS event_id,
+               CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(6)) AS occurred_at,
+               'moderation.flagged' AS type,
+               user_id,
+               CAST(NULL AS BIGINT) AS room_id,
+               CAST(NULL AS BIGINT) AS message_id,
+               CONCAT('abuse caught in the stream: ', kind, ', ', CAST(n AS STRING),
+                      '; muted for ', CAST(muted_ms / 1000 AS STRING), ' s') AS reason,
+               CAST(1.0 AS DOUBLE) AS score,
+               'muted' AS action,
+               CONCAT('stream:', kind) AS rule,
+               sample AS body,
+               CONCAT('[', evidence, ']') AS evidence,
+               CAST(NULL AS BIGINT) AS reporter_id,
+               CAST(NULL AS BIGINT) AS group_id
+        FROM detections,
+             LATERAL TABLE(mute_user(user_id, {s.moderation_stream_mute_s})) AS muted(muted_ms)
+        """)  # noqa: S608
+    job_client = result.get_job_client()
+    if job_client is None:
+        raise RuntimeError("Flink returned no job client: the job was not submitted")
+    return str(job_client.get_job_id())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default=JOB_NAME, help="Flink job name")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    job_id = build_and_submit(get_settings(), name=args.name)
+    print(f"{args.name} submitted with JobID {job_id}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
