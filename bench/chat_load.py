@@ -48,7 +48,7 @@ import uvloop
 from rich.console import Console
 
 from bench.stats import own_usage, quantiles, summarise, tree_usage
-from bench.targets import TARGET_NAMES, Target, make_target
+from bench.targets import TARGET_NAMES, Studyhub, Target, make_target
 from bench.wsclient import Socket, SocketClosed, open_socket
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -133,6 +133,14 @@ class Meter:
         return usage
 
 
+ABUSIVE_SUFFIX = ", you idiot"  # a whole-word hit of the word filter's own list
+
+
+def load_body(n: int, every: int) -> str:
+    """The load's n-th message: plain, or with an insult every ``every`` messages (0: never)."""
+    return f"load message {n}{ABUSIVE_SUFFIX}" if every and n % every == 0 else f"load message {n}"
+
+
 class Load:
     """The connected clients of one load-generator process, and the phases run on them.
 
@@ -193,10 +201,12 @@ class Load:
                     tally.pending_acks.discard(client_msg_id or "")
 
     async def phase(
-        self, label: str, rate: float, duration: float, start_at: float
+        self, label: str, rate: float, duration: float, start_at: float, abusive_share: float = 0.0
     ) -> dict[str, Any]:
-        """Send ``rate`` messages/s for ``duration`` s from ``start_at``; the raw tally."""
+        """Send ``rate`` messages/s for ``duration`` s from ``start_at``; the raw tally.
+        Every ``1 / abusive_share``-th message carries an insult for the word filter."""
         tally = Tally()
+        every = round(1 / abusive_share) if abusive_share > 0 else 0
         senders = self.users[: max(1, min(len(self.users), int(rate / 2)))]
         interval = 1.0 / rate
         per_second: list[tuple[int, int, int]] = []
@@ -213,7 +223,7 @@ class Load:
             tally.sender_of[client_msg_id] = user
             tally.expected += self.members[room] - 1
             tally.pending_acks.add(client_msg_id)
-            frame = self.target.send_frame(room, client_msg_id, f"load message {sent}")
+            frame = self.target.send_frame(room, client_msg_id, load_body(sent, every))
             tally.sent_at[client_msg_id] = time.perf_counter()
             try:
                 self.sockets[user].send(frame)
@@ -301,9 +311,12 @@ class Fleet:
     and measures every process (the generator's row is the workers and this one together).
     """
 
-    def __init__(self, target: Target, room_size: int, processes: int) -> None:
+    def __init__(
+        self, target: Target, room_size: int, processes: int, abusive_share: float = 0.0
+    ) -> None:
         self.target = target
         self.room_size = room_size
+        self.abusive_share = abusive_share
         self.generator = IdGenerator(BENCH_GENERATOR)
         self.users: list[int] = []
         context = multiprocessing.get_context("spawn")
@@ -360,7 +373,10 @@ class Fleet:
         share = rate / len(self.pipes)
         with console.status(f"{self.target.name}: {label} at {rate:g} messages/s"):
             raws = await self._ask(
-                [("phase", label, share, duration, start_at) for _ in self.pipes]
+                [
+                    ("phase", label, share, duration, start_at, self.abusive_share)
+                    for _ in self.pipes
+                ]
             )
         processes = meter.stop()
         return merge_phase(label, rate, len(self.users), raws, processes)
@@ -443,7 +459,11 @@ def _server_cpu_share(result: PhaseResult) -> float:
 
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     target = make_target(args.target, settings)
-    load = Fleet(target, args.room_size, args.processes)
+    if args.moderation is not None:
+        if not isinstance(target, Studyhub):
+            raise SystemExit(f"--moderation is a studyhub room policy; {target.name} has none")
+        target.moderation = args.moderation
+    load = Fleet(target, args.room_size, args.processes, args.abusive_share)
     report: dict[str, Any] = {
         "kind": "chat_load",
         "target": target.name,
@@ -524,6 +544,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "sweep": args.sweep,
         "step_s": args.step,
         "scale": args.scale,
+        "moderation": args.moderation,
+        "abusive_share": args.abusive_share,
     }
     # The first phase's numbers at the top level: the fixed rate peers are compared at.
     report.update(
@@ -644,6 +666,19 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--duration", type=float, default=20, help="fixed phase seconds (20)")
     parser.add_argument("--sweep", type=_rates, default=[], help="rates to step through")
     parser.add_argument("--step", type=float, default=8, help="seconds per sweep step (8)")
+    parser.add_argument(
+        "--moderation",
+        choices=["block", "mask", "flag", "off"],
+        default=None,
+        help="studyhub: the word filter's policy of the load's rooms (default: block)",
+    )
+    parser.add_argument(
+        "--abusive-share",
+        type=float,
+        default=0.0,
+        help="share of messages with an insult in them, e.g. 0.05 (default 0); with --moderation "
+        "mask they are delivered masked",
+    )
     parser.add_argument("--scale", type=_levels, default=[], help="connection levels")
     parser.add_argument(
         "--processes",

@@ -1,10 +1,12 @@
 """The project's labelled set for the word filter: `python -m bench.moderation_set`.
 
 Writes bench/data/moderation-tune.csv and bench/data/moderation-test.csv (columns text, label,
-kind, base). Every row comes from one hand-written sentence (``base``); obfuscated variants of
-an abusive sentence (leetspeak, separators, repeated letters, look-alike letters, zero-width
-characters, fullwidth forms, an asterisk) stay in their sentence's half, so the test half holds
-no variant of a sentence tuned on. Which half a sentence is in is fixed by its text's hash.
+kind, base), and bench/data/moderation-holdout.csv, a second held-out set written after the
+rules were last edited. Every row comes from one hand-written sentence (``base``);
+obfuscated variants of an abusive sentence (leetspeak, separators, repeated letters,
+look-alike letters, zero-width characters, fullwidth forms, an asterisk) stay in their
+sentence's half, so the test half holds no variant of a sentence tuned on. Which half a
+sentence is in is fixed by its text's hash.
 rules.toml was edited looking at the tune half only; docs/moderation.md reports the test half.
 
 Labels: ``abusive`` (swearing, slurs, sexual harassment, insults and threats aimed at people)
@@ -217,6 +219,43 @@ ABUSIVE = [
     "you twat, stop spamming the room",
 ]
 
+# Written on 2026-12-07 after rules.toml was last edited, and scored once, as they are: a
+# second held-out half (moderation-holdout.csv) that no rule was ever tuned on.
+HOLDOUT_CLEAN = [
+    "the cocktail party effect is in the psychology chapter",
+    "Sussex university has a good biology department",
+    "we are reading Great Expectations by Dickens this term",
+    "the analysis of variance table is on slide 12",
+    "the Battle of Hastings was in 1066",
+    "Dick Turpin was a highwayman in the history reading",
+    "the bird is called a great tit, it has a black head",
+    "the vagina and the cervix are in the anatomy quiz",
+    "Hitler invaded Poland in September 1939",
+    "mitochondria are the powerhouse of the cell lol",
+    "the assassination of Archduke Franz Ferdinand started the war",
+    "we analysed the specimen under the microscope",
+    "the shell of the crab is made of chitin",
+    "the peacock butterfly has eye spots on its wings",
+    "can someone pass me the notes on the Scunthorpe steel industry",
+    "the penis is part of the male reproductive system",
+    "bastard feudalism is a term from the late middle ages",
+    "hello everyone, good luck with the exams tomorrow",
+    "I am so tired of this assignment haha",
+    "who has the answers for the cumulative review sheet",
+]
+HOLDOUT_ABUSIVE = [
+    "you are such a fucking loser",
+    "shut your mouth bitch",
+    "this group is full of retards",
+    "go fuck yourself",
+    "you dickhead, stop copying my answers",
+    "nobody cares, you cunt",
+    "eat my shit",
+    "what a stupid motherfucker",
+    "you whore",
+    "kys nobody wants you in this room",
+]
+
 # Each abusive sentence appears as written and with some of these.
 LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 SYMBOLS = {"a": "@", "s": "$", "i": "!"}
@@ -307,8 +346,33 @@ def rows(seed: int = 7) -> list[dict[str, str]]:
     return out
 
 
+def holdout_rows(seed: int = 11) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    out = [
+        {"text": sentence, "label": "clean", "kind": "holdout", "base": sentence}
+        for sentence in HOLDOUT_CLEAN
+    ]
+    for sentence in HOLDOUT_ABUSIVE:
+        out.append({"text": sentence, "label": "abusive", "kind": "plain", "base": sentence})
+        for how in rng.sample(HOWS, 2):
+            out.append(
+                {
+                    "text": obfuscate(sentence, how, rng),
+                    "label": "abusive",
+                    "kind": how,
+                    "base": sentence,
+                }
+            )
+    return out
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
+    path = OUT / "moderation-holdout.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "label", "kind", "base"])
+        writer.writeheader()
+        writer.writerows(holdout_rows())
     every = rows()
     for name in ("tune", "test"):
         path = OUT / f"moderation-{name}.csv"

@@ -31,10 +31,11 @@ import matplotlib.pyplot as plt
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
-from bench.chat_load import scale_table
+from bench.chat_load import load_body, scale_table
 from bench.job_load import job_table
 from bench.stats import require_stack
 from core.settings import REPO_ROOT, get_settings
+from domain.moderation.rules import compiled
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -57,6 +58,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "sweep": "200,400,800,1600,3200",
         "scale": "",
         "job_rates": "200,1000,2000",
+        "abusive_share": 0.05,
     },
     "full": {
         "users": 1_000_000,
@@ -71,6 +73,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "sweep": "150,200,300,400,800,1600,3200",
         "scale": "1000,2000,5000,10000",
         "job_rates": "200,1000,2000,4000",
+        "abusive_share": 0.05,
     },
 }
 
@@ -175,6 +178,52 @@ def peer_summary(chat: dict[str, Any]) -> dict[str, Any]:
         ],
         "quantiles": chat["quantiles"],
         "command": chat["command"],
+    }
+
+
+def filter_cost(abusive_share: float, messages: int = 20_000) -> dict[str, float]:
+    """The word filter's cost per message on the load's own mix of bodies, in this process:
+    the live filter and rules (domain.moderation), each body scanned once, timed apart."""
+    word_filter = compiled()
+    every = round(1 / abusive_share) if abusive_share > 0 else 0
+    bodies = [load_body(n, every) for n in range(messages)]
+    for body in bodies[:1000]:  # warm the caches the first scans would pay for
+        word_filter.scan(body)
+    costs: list[float] = []
+    for body in bodies:
+        started = time.perf_counter_ns()
+        word_filter.scan(body)
+        costs.append((time.perf_counter_ns() - started) / 1000)
+    costs.sort()
+    return {
+        "mean_us": round(sum(costs) / len(costs), 2),
+        "p50_us": round(costs[len(costs) // 2], 2),
+        "p99_us": round(costs[int(len(costs) * 0.99)], 2),
+        "messages": messages,
+    }
+
+
+def moderation_summary(
+    on: dict[str, Any], off: dict[str, Any], abusive_share: float
+) -> dict[str, Any]:
+    """studyhub's sweep with moderation on (rooms mask, a share of insults) against off."""
+
+    def row(summary: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "max_sustained_rate": summary["max_sustained_rate"],
+            "max_sustained_delivered_per_s": summary["max_sustained_delivered_per_s"],
+            "ceiling_not_reached": summary["ceiling_not_reached"],
+            "delivery_p95_ms": summary["metrics"]["delivery"]["p95"],
+            "send_ack_p95_ms": summary["metrics"]["send_ack"]["p95"],
+            "command": summary["command"],
+        }
+
+    return {
+        "abusive_share": abusive_share,
+        "on": row(on),
+        "off": row(off),
+        "sustained_ratio": _ratio(on["max_sustained_rate"], off["max_sustained_rate"]),
+        "filter_cost": filter_cost(abusive_share),
     }
 
 
@@ -375,11 +424,21 @@ def main(argv: list[str] | None = None) -> None:
     api = _newest("api", started)
     summaries: dict[str, dict[str, Any]] = {}
     chats: dict[str, dict[str, Any]] = {}
+    # studyhub's rooms mask, and a share of the messages carry an insult: moderation on, as a
+    # community would run it. The same sweep with moderation off comes after the peers.
+    moderated = ["--moderation", "mask", "--abusive-share", str(params["abusive_share"])]
     for target in ["studyhub", *args.peer_list]:
         began = time.time()
-        _step(f"chat load: {target}", _chat_argv(target, params))
+        extra = moderated if target == "studyhub" else []
+        _step(f"chat load: {target}", [*_chat_argv(target, params), *extra])
         chats[target] = _newest(f"chat-{target}", began)
         summaries[target] = peer_summary(chats[target])
+    began = time.time()
+    _step(
+        "chat load: studyhub, moderation off",
+        [*_chat_argv("studyhub", params), "--moderation", "off"],
+    )
+    unmoderated = peer_summary(_newest("chat-studyhub", began))
     began = time.time()
     _step("persistence job alone", ["-m", "bench.job_load", "--rates", str(params["job_rates"])])
     job = _newest("job", began)
@@ -413,6 +472,7 @@ def main(argv: list[str] | None = None) -> None:
             "ratios": {f"studyhub/{name}": ratios(ours, peer) for name, peer in peers.items()},
         },
         "scale": scale,
+        "moderation": moderation_summary(ours, unmoderated, float(params["abusive_share"])),
         "job": job,
         "parts": {
             "api": api["command"],
@@ -602,6 +662,36 @@ def render(report: dict[str, Any], api: dict[str, Any], stamp: str) -> str:
             *scale_table(report["scale"]),
             "",
             f"![scale curve]({stamp}-scale.png)",
+        ]
+    moderation = report.get("moderation")
+    if moderation:
+        on, off, cost = moderation["on"], moderation["off"], moderation["filter_cost"]
+
+        def rate(row: dict[str, Any]) -> str:
+            best = row["max_sustained_rate"]
+            shown = "none" if best is None else f"{best:g}/s"
+            return f">= {shown}" if row["ceiling_not_reached"] else shown
+
+        lines += [
+            "",
+            "## Moderation on and off (studyhub)",
+            "",
+            f"The same sweep twice: rooms that mask, with {moderation['abusive_share']:.0%} of "
+            "the messages carrying an insult (delivered masked), and rooms with the word filter "
+            "off.",
+            "",
+            "| moderation | highest sustained rate | delivered/s there | delivery p95 at the "
+            "fixed rate | send-ack p95 |",
+            "|---|---|---|---|---|",
+            f"| on (mask) | {rate(on)} | {on['max_sustained_delivered_per_s']} | "
+            f"{on['delivery_p95_ms']} ms | {on['send_ack_p95_ms']} ms |",
+            f"| off | {rate(off)} | {off['max_sustained_delivered_per_s']} | "
+            f"{off['delivery_p95_ms']} ms | {off['send_ack_p95_ms']} ms |",
+            "",
+            f"On / off, highest sustained rate: {moderation['sustained_ratio']}. The filter's "
+            f"cost on this load's bodies ({cost['messages']:,} scanned in the bench process, "
+            f"the live code and rules): mean {cost['mean_us']} µs, p50 {cost['p50_us']} µs, "
+            f"p99 {cost['p99_us']} µs per message.",
         ]
     if report.get("job"):
         lines += [

@@ -155,6 +155,7 @@ class Studyhub(StudyhubFrames):
         self.base = f"http://{settings.api_host}:{settings.api_port}"
         self.tokens: dict[int, str] = {}
         self.rooms: dict[int, int] = {}  # room -> owner
+        self.moderation: str | None = None  # the rooms' word-filter policy; None: the default
         self.http = httpx.AsyncClient(
             base_url=self.base,
             # Under uvicorn's 5 s keep-alive: a connection the server is closing is not reused.
@@ -187,11 +188,10 @@ class Studyhub(StudyhubFrames):
         async def fill(group: list[int]) -> None:
             # The room's first member creates it (one creation per user: no rate limit hit).
             async with semaphore:
-                created = await self.http.post(
-                    "/rooms",
-                    json={"name": "load", "topic": "load", "capacity": 500},
-                    headers=self._auth(group[0]),
-                )
+                spec: dict[str, Any] = {"name": "load", "topic": "load", "capacity": 500}
+                if self.moderation is not None:
+                    spec["moderation"] = self.moderation
+                created = await self.http.post("/rooms", json=spec, headers=self._auth(group[0]))
                 created.raise_for_status()
             room = int(created.json()["id"])
             self.rooms[room] = group[0]

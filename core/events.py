@@ -189,14 +189,14 @@ class SubjectsChanged(Event):
 
 class ContentFlagged(Event):
     """Content or conduct for the moderation queue: each one becomes an item there (the
-    moderation-queue job, keyed by ``event_id``).
+    moderation job, keyed by ``event_id``).
 
     ``user_id`` is whose content or conduct it is. From the word filter, ``action`` is what
     the room's policy did (``blocked``: never stored or broadcast; ``masked``; ``flagged``:
     delivered as sent), ``rule`` the first rule that fired and ``evidence`` every hit as JSON
     (rule, span, original, the transformations: domain.moderation.filter.Hit.to_dict). From a
     user, ``action`` is ``reported`` and ``reporter_id`` who reported it. From the
-    moderation-abuse job, ``action`` is ``muted`` and ``rule`` ``stream:<kind>`` (flood,
+    moderation job's abuse half, ``action`` is ``muted`` and ``rule`` ``stream:<kind>`` (flood,
     mentions, duplicate, blocked). ``body`` is the text as it was (for a blocked message, the
     only copy; for a stream detection, a sample)."""
 

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # lists, and words never caught, for this deployment. JSON lists in the environment.
     moderation_extra_words: list[str] = Field(default_factory=list)
     moderation_allow_words: list[str] = Field(default_factory=list)
-    # The moderation-abuse job (pipelines.moderation.abuse): what trips it, per user, and how
+    # The moderation job's abuse half (pipelines.moderation.abuse): what trips it, per user, and how
     # long its mute lasts. A flood is counted across rooms; the gateway's send limit alone
     # allows up to 120 messages in 10 s per process, a person types far fewer.
     moderation_flood_messages: int = Field(default=60, ge=2)  # in 10 s

@@ -97,6 +97,16 @@ class Channel:
         return cls("room" if kind == "room" else "user", int(ident))
 
 
+def room_banned_key(room_id: int) -> str:
+    """Set of the users banned from the room: the join script refuses them."""
+    return f"room:{{{room_id}}}:banned"
+
+
+def ban_key(user_id: int) -> str:
+    """A platform ban: the send gate refuses every send (no TTL; lifted by a moderator)."""
+    return f"ban:{user_id}"
+
+
 def mute_key(user_id: int, room_id: int | None = None) -> str:
     """A timed mute (its TTL is what is left): in one room, or everywhere without a room.
     The gateway's send gate reads both (domain.chat). In a Redis Cluster the global key would

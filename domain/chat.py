@@ -35,8 +35,10 @@ PENDING_TTL_S = 30
 # trip. Returns {1, policy} when the send may go ahead (marker set to pending; policy false
 # for a room state stored before policies), {0, marker} when the client_msg_id is known
 # (pending, or the message id of its first ack), {-1} when the user is not a participant,
-# {-2, ms} when they are muted (in the room or everywhere) for ms more.
+# {-2, ms} when they are muted (in the room or everywhere) for ms more, {-3} when they are
+# banned from the platform.
 _SEND_GATE = """
+if redis.call('EXISTS', KEYS[6]) == 1 then return {-3} end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
 local muted = math.max(redis.call('PTTL', KEYS[4]), redis.call('PTTL', KEYS[5]))
 if muted > 0 then return {-2, muted} end
@@ -82,9 +84,12 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
             wire.room_state_key(room_id),
             wire.mute_key(sender_id, room_id),
             wire.mute_key(sender_id),
+            wire.ban_key(sender_id),
         ],
         args=[sender_id, PENDING_TTL_S],
     )
+    if int(verdict[0]) == -3:
+        raise DomainError("a moderator banned you from studyhub", code="banned")
     if int(verdict[0]) == -1:
         raise not_participant(room_id, to="send to it")
     if int(verdict[0]) == -2:

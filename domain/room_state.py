@@ -43,6 +43,7 @@ if h['visibility'] == 'private' and h['owner_id'] ~= ARGV[1] and ARGV[3] ~= '1' 
   return {-4, 0, raw}
 end
 if h['status'] ~= 'open' then return {-2, 0, raw} end
+if redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return {-5, 0, raw} end
 local n = redis.call('SCARD', KEYS[2])
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {0, n, raw} end
 if n >= tonumber(h['capacity']) then return {-3, n, raw} end
@@ -107,6 +108,7 @@ class JoinOutcome(IntEnum):
     CLOSED = -2
     FULL = -3
     PRIVATE = -4  # check the invitation, then join with ``invited=True``
+    BANNED = -5
     ALREADY = 0
     JOINED = 1
 
@@ -238,7 +240,8 @@ class RoomStateStore:
     ) -> tuple[JoinOutcome, int, RoomState | None]:
         """Join in one script: the outcome, the participants after it, and the room's state."""
         outcome, count, raw = await self._join(
-            keys=self._keys(room_id, topic), args=[user_id, room_id, int(invited)]
+            keys=[*self._keys(room_id, topic), wire.room_banned_key(room_id)],
+            args=[user_id, room_id, int(invited)],
         )
         return JoinOutcome(int(outcome)), int(count), self._state_of(raw)
 
@@ -284,6 +287,11 @@ class RoomStateStore:
             await self.redis.zrevrange(key, offset, offset + limit - 1, withscores=True),
         )
         return [(int(member), int(score)) for member, score in rows]
+
+    async def ban(self, room_id: int, users: list[int]) -> None:
+        """Add to the room's banned set (the join script refuses them)."""
+        if users:
+            await self.redis.sadd(wire.room_banned_key(room_id), *users)
 
     async def set_moderation(self, room_id: int, policy: Policy) -> None:
         """Only an existing state is changed: an absent one is loaded from MySQL, which has it."""

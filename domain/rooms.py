@@ -62,8 +62,32 @@ async def ensure_cached(res: Resources, room_id: int) -> RoomState:
                 )
             ).all()
         )
-    await res.rooms.load(_state_of(room), participants if room.status == "open" else [])
+    if await res.rooms.load(_state_of(room), participants if room.status == "open" else []):
+        await res.rooms.ban(room_id, await _banned(res, room_id))
     return await _live_state(res, room_id)
+
+
+async def _banned(res: Resources, room_id: int) -> list[int]:
+    rows = await res.db.fetch(
+        res.db.shard_for_room(room_id),
+        "SELECT user_id FROM room_bans WHERE room_id = %s",
+        (room_id,),
+    )
+    return [int(row[0]) for row in rows]
+
+
+async def ban_from_room(
+    res: Resources, room_id: int, user_id: int, *, banned_by: int, reason: str
+) -> None:
+    """A moderator's ban: recorded, then the live set, then the user leaves the room."""
+    await res.db.execute(
+        res.db.shard_for_room(room_id),
+        "INSERT IGNORE INTO room_bans (room_id, user_id, banned_by, reason)"
+        " VALUES (%s, %s, %s, %s)",
+        (room_id, user_id, banned_by, reason[:255]),
+    )
+    await res.rooms.ban(room_id, [user_id])
+    await leave_room(res, room_id, user_id)
 
 
 async def _is_invited(res: Resources, room_id: int, user_id: int) -> bool:
@@ -241,6 +265,8 @@ async def join_room(
         if await _blocked_by(res, state.owner_id, user_id):
             raise Forbidden("the owner of this private room has blocked you", code="blocked")
         return await join_room(res, room_id, user_id, invited=True)
+    if outcome is JoinOutcome.BANNED:
+        raise Forbidden(f"a moderator banned you from room {room_id}", code="banned_from_room")
     if outcome is JoinOutcome.FULL:
         raise Conflict(f"room {room_id} is full ({count}/{state.capacity})", code="room_full")
     if outcome is JoinOutcome.CLOSED:

@@ -75,8 +75,9 @@ async def assign(item_id: str, user_id: UserId, res: Res) -> ItemOut:
 @router.post("/moderation/items/{item_id}/decision")
 async def decide(item_id: str, data: DecisionIn, user_id: UserId, res: Res) -> ItemOut:
     """Resolve the item, with a reason: `dismiss`; `remove` its message (gone from history,
-    and live clients get a `message_removed` frame); or `mute` its author for `mute_minutes`
-    (everywhere for a global moderator, in the room for its owner). Audited; once only."""
+    and live clients get a `message_removed` frame); `mute` its author for `mute_minutes`; or
+    `ban` them. A global moderator mutes and bans everywhere (a ban: no login, no sends), a
+    room's owner in their room (a ban: they leave and cannot join again). Audited; once."""
     return await actions.decide(res, user_id, item_id, data)
 
 

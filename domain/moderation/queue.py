@@ -2,7 +2,7 @@
 
 Everything for review reaches the queue one way: a ``ContentFlagged`` event on
 ``moderation-events`` (a word-filter hit from the send path, a user's report from here), which
-the moderation-queue Flink job writes to ``moderation_items``. Moderators' work on an item is in
+the moderation Flink job writes to ``moderation_items``. Moderators' work on an item is in
 ``moderation_reviews`` (assigned, then resolved with a decision), and every step of it is a row
 in ``moderation_events``, the append-only audit log (the database refuses UPDATE and DELETE on
 it).
@@ -28,11 +28,11 @@ from core.events import ContentFlagged
 from core.frames import MessageRemoved
 from domain.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from domain.resources import Resources
-from domain.rooms import access_room, require_participant
+from domain.rooms import access_room, ban_from_room, require_participant
 from domain.schemas.moderation import AuditOut, DecisionIn, ItemOut, ReportIn, ReportOut, Status
 
 GLOBAL_ROLES: Final = ("moderator", "admin")
-_ACTED: Final = {"dismiss": "dismissed", "remove": "removed", "mute": "muted"}
+_ACTED: Final = {"dismiss": "dismissed", "remove": "removed", "mute": "muted", "ban": "banned"}
 
 _ITEM_COLUMNS = (
     "i.id, i.kind, i.action, i.subject_user_id, i.reporter_id, i.room_id, i.group_id,"
@@ -321,6 +321,8 @@ async def decide(res: Resources, user_id: int, item_id: str, data: DecisionIn) -
         elif data.decision == "mute":
             details["mute_minutes"] = data.mute_minutes
             details["scope"] = await _mute(res, user_id, item, data.mute_minutes)
+        elif data.decision == "ban":
+            details["scope"] = await _ban(res, user_id, item, data.reason)
         await session.execute(
             text(
                 "UPDATE moderation_reviews SET status = 'resolved', decision = :decision,"
@@ -367,6 +369,23 @@ async def _mute(res: Resources, user_id: int, item: ItemOut, minutes: int) -> st
         raise not_moderator("only a global moderator can mute outside a room")
     await res.redis.set(key, user_id, px=minutes * 60_000)
     return scope
+
+
+async def _ban(res: Resources, user_id: int, item: ItemOut, reason: str) -> str:
+    """A global moderator bans from the platform (no new logins, no sends, at once); a room's
+    owner from their room (they leave it and cannot join again)."""
+    if await role_of(res, user_id) in GLOBAL_ROLES:
+        await res.db.execute(
+            DIRECTORY_SHARD,
+            "UPDATE users SET is_active = 0 WHERE id = %s",
+            (item.subject_user_id,),
+        )
+        await res.redis.set(wire.ban_key(item.subject_user_id), user_id)
+        return "everywhere"
+    if item.room_id is None:
+        raise not_moderator("only a global moderator can ban outside a room")
+    await ban_from_room(res, item.room_id, item.subject_user_id, banned_by=user_id, reason=reason)
+    return f"room {item.room_id}"
 
 
 async def audit_log(

@@ -11,7 +11,7 @@ from domain.schemas.common import Id, UtcDateTime
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
 Status = Literal["pending", "assigned", "resolved"]
-Decision = Literal["dismiss", "remove", "mute"]
+Decision = Literal["dismiss", "remove", "mute", "ban"]
 
 
 class ReportIn(BaseModel):

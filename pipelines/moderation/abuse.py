@@ -1,6 +1,5 @@
-"""The moderation-abuse job: abuse caught in the stream, per user, and a timed mute for it.
-
-    .venv-flink/bin/python -m pipelines.moderation.abuse      # submit to the session cluster
+"""The abuse half of the moderation job: abuse caught in the stream, per user, and a timed
+mute for it. ``pipelines.moderation.job`` submits it with the queue half.
 
 It reads chat-messages and moderation-events. Windows are in Flink SQL, so the per-message
 work stays in the JVM: the JSON parse, the windows and the counts. Each kind of abuse is one
@@ -18,30 +17,25 @@ Only what trips reaches Python: a table function (``MuteUser``) sets the mute in
 SET NX PX, the key the gateway's send gate reads. It yields a row only when the mute is new,
 so the windows that overlap a flood, and the replays after a restore, mute once and report
 once. That row becomes a ``ContentFlagged`` (action ``muted``, rule ``stream:<kind>``) on
-moderation-events: the moderation-queue job makes it a queue item, and its id is a hash of
+moderation-events: the queue half of the job makes it a queue item, and its id is a hash of
 the user and the window, so a replay writes the same item. The mute ends by itself (its TTL).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import redis
-from pyflink.table import DataTypes
+from pyflink.table import DataTypes, TableEnvironment
 from pyflink.table.udf import FunctionContext, TableFunction, udtf
 
 from core import wire
 from core.events import CHAT_MESSAGES, MODERATION_EVENTS, ChatMessageSent, ContentFlagged
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from pipelines.flink_schema import columns_ddl
-from pipelines.runtime import kafka_source_options, table_environment
+from pipelines.runtime import kafka_source_options
 
-log = logging.getLogger(__name__)
-
-JOB_NAME = "moderation-abuse"
 CONSUMER_GROUP = "moderation-abuse"
 
 
@@ -76,14 +70,8 @@ def _event_id() -> str:
     return "CONCAT(" + ", '-', ".join(f"SUBSTRING({digest}, {a}, {n})" for a, n in parts) + ")"
 
 
-def build_and_submit(settings: Settings, *, name: str = JOB_NAME) -> str:
-    """Submit the job to the session cluster; returns its Flink job id."""
-    t_env = table_environment(settings, name)
-    config = t_env.get_config()
-    config.set("parallelism.default", "1")
-    config.set("execution.checkpointing.interval", "10000 ms")
-    # Detections are rare: a bundle per row is fine, and a mute must not wait on a bundle.
-    config.set("python.fn-execution.bundle.size", "1")
+def abuse_insert(t_env: TableEnvironment, settings: Settings) -> str:
+    """Declare the abuse half's sources, sink, function and windows; returns its INSERT."""
     source = "'properties.auto.offset.reset' = 'latest', 'scan.startup.mode' = 'group-offsets'"
     t_env.execute_sql(f"""
         CREATE TABLE chat_source (
@@ -160,7 +148,7 @@ def build_and_submit(settings: Settings, *, name: str = JOB_NAME) -> str:
           GROUP BY user_id, window_start, window_end
           HAVING COUNT(*) >= {s.moderation_blocked_burst}
         )""")  # noqa: S608
-    result = t_env.execute_sql(f"""
+    return f"""
         INSERT INTO moderation_sink
         SELECT {_event_id()} AS event_id,
                CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(6)) AS occurred_at,
@@ -179,21 +167,4 @@ def build_and_submit(settings: Settings, *, name: str = JOB_NAME) -> str:
                CAST(NULL AS BIGINT) AS group_id
         FROM detections,
              LATERAL TABLE(mute_user(user_id, {s.moderation_stream_mute_s})) AS muted(muted_ms)
-        """)  # noqa: S608
-    job_client = result.get_job_client()
-    if job_client is None:
-        raise RuntimeError("Flink returned no job client: the job was not submitted")
-    return str(job_client.get_job_id())
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default=JOB_NAME, help="Flink job name")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    job_id = build_and_submit(get_settings(), name=args.name)
-    print(f"{args.name} submitted with JobID {job_id}")  # noqa: T201
-
-
-if __name__ == "__main__":
-    main()
+        """  # noqa: S608

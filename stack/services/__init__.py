@@ -10,8 +10,7 @@ from stack.services.flink import FlinkJobManager, FlinkTaskManager
 from stack.services.flink_jobs import (
     ChatPersistJob,
     FlinkJob,
-    ModerationAbuseJob,
-    ModerationQueueJob,
+    ModerationJob,
 )
 from stack.services.influxdb import InfluxDBService
 from stack.services.kafka import KafkaService
@@ -35,8 +34,7 @@ def all_services(settings: Settings) -> list[Service]:
         DagsterCodeServer(settings),
         DagsterWebserver(settings),
         ChatPersistJob(settings),
-        ModerationQueueJob(settings),
-        ModerationAbuseJob(settings),
+        ModerationJob(settings),
         DagsterDaemon(settings),
     ]
 

@@ -348,18 +348,10 @@ class ChatPersistJob(FlinkJob):
                 cursor.execute("DELETE FROM chat_messages WHERE room_id IN %s", (shard_rooms,))
 
 
-class ModerationQueueJob(FlinkJob):
-    """moderation-events -> moderation_items: Flink SQL with the JDBC sink, no Python worker."""
+class ModerationJob(FlinkJob):
+    """The moderation queue (moderation-events -> MySQL) and the abuse detection (floods,
+    spam: a timed mute and a queue item each), one job: pipelines.moderation.job."""
 
-    name = "moderation-queue"
-    module = "pipelines.moderation.queue"
-    job_name = "moderation-queue"
-
-
-class ModerationAbuseJob(FlinkJob):
-    """Floods, mention and duplicate spam, bursts of blocked messages: a timed mute and a queue
-    item for each (windows in Flink SQL; Python only for the mute)."""
-
-    name = "moderation-abuse"
-    module = "pipelines.moderation.abuse"
-    job_name = "moderation-abuse"
+    name = "moderation"
+    module = "pipelines.moderation.job"
+    job_name = "moderation"

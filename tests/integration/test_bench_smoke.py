@@ -52,6 +52,29 @@ def test_chat_load_counts_every_ack_and_delivery(settings: Settings) -> None:
     assert report["errors"] == {}
 
 
+def test_chat_load_with_moderation_on_delivers_the_masked_share(settings: Settings) -> None:
+    require(settings, "api", "chat-persist")
+    path = chat_load.main(
+        [
+            *("--clients", "8", "--room-size", "4", "--rate", "10", "--duration", "2"),
+            *("--moderation", "mask", "--abusive-share", "0.25"),
+        ]
+    )
+    report = json.loads(path.with_suffix(".json").read_text())
+    assert report["params"]["moderation"] == "mask"
+    assert report["throughput"]["sent"] >= 10
+    assert report["delivery_rate"] == 1.0  # a masked message is delivered, masked
+    assert report["errors"] == {}
+    blocked = chat_load.main(
+        [
+            *("--clients", "4", "--room-size", "4", "--rate", "4", "--duration", "1"),
+            *("--moderation", "block", "--abusive-share", "0.5"),
+        ]
+    )
+    errors = json.loads(blocked.with_suffix(".json").read_text())["errors"]
+    assert set(errors) == {"message_blocked"}  # the insults were refused, by name
+
+
 @pytest.fixture
 def small_population(mysql: ShardRouter) -> Iterator[None]:
     """bench.run loads a population when there is none; remove it again if it did."""
@@ -123,3 +146,9 @@ def test_make_bench_writes_the_whole_report_with_peers(settings: Settings) -> No
     assert job[0]["all_stored"] is True
     assert job[0]["taskmanager_cpu_per_1k_per_s"] > 0
     assert "## The persistence job alone" in markdown
+    moderation = report["moderation"]
+    assert moderation["abusive_share"] == 0.05
+    assert moderation["on"]["command"].endswith("--moderation mask --abusive-share 0.05")
+    assert moderation["off"]["command"].endswith("--moderation off")
+    assert moderation["filter_cost"]["mean_us"] > 0
+    assert "## Moderation on and off (studyhub)" in markdown

@@ -43,6 +43,7 @@ EXPECTED_TABLES = {
     "moderation_events",
     "moderation_items",
     "moderation_reviews",
+    "room_bans",
 }
 
 

@@ -1,4 +1,4 @@
-"""Abuse caught in the stream, end to end: the moderation-abuse Flink job sees a flood (or
+"""Abuse caught in the stream, end to end: the moderation Flink job sees a flood (or
 duplicate spam, mention spam, a burst of blocked messages) on Kafka, mutes the user in Redis,
 the gateway refuses their sends until the mute ends, and the queue gets an item."""
 
@@ -26,7 +26,7 @@ __all__ = ["chat_job"]
 
 @pytest.fixture(scope="module")
 def abuse_jobs(settings: Settings) -> None:
-    require(settings, "moderation-abuse", "moderation-queue")
+    require(settings, "moderation")
 
 
 def _rooms(people: People, author: Person, count: int, moderation: str = "block") -> list[int]:

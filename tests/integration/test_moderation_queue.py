@@ -1,5 +1,5 @@
 """Reports, the moderator queue, decisions and the audit trail, end to end: the API files a
-report on moderation-events, the moderation-queue Flink job writes it to MySQL, moderators
+report on moderation-events, the moderation Flink job writes it to MySQL, moderators
 act on it through the API, and the chat feels the decision."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import text
@@ -29,7 +30,7 @@ __all__ = ["chat_job"]
 
 @pytest.fixture(scope="module")
 def queue_job(settings: Settings) -> None:
-    require(settings, "moderation-queue")
+    require(settings, "moderation")
 
 
 def _moderator(people: People) -> Person:
@@ -207,3 +208,62 @@ def test_a_flag_reaches_the_queue_and_a_mute_holds_the_author_until_it_ends(
         time.sleep(0.05)
         send(ws, type="send", room_id=room_id, client_msg_id="f3", body="sorry")
         until(ws, {"type": "ack", "client_msg_id": "f3"})
+
+
+def _user_report(reporter: Person, subject: Person, room_id: int | None = None) -> str:
+    body: dict[str, Any] = {"user_id": subject.id, "reason": "harassing people"}
+    if room_id is not None:
+        body["room_id"] = room_id
+    filed = reporter.http.post("/reports", json=body)
+    assert filed.status_code == 202, filed.text
+    return str(filed.json()["id"])
+
+
+def test_a_room_owner_bans_from_their_room(api_url: str, people: People) -> None:
+    owner, author, reporter = (people.register() for _ in range(3))
+    room_id, _ = _room_with_a_message(api_url, owner, author, "hello")
+    assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
+    item_id = _user_report(reporter, author, room_id)
+    _wait_for("the report in the queue", _queued(owner, room_id=room_id))
+    decided = owner.http.post(
+        f"/moderation/items/{item_id}/decision",
+        json={"decision": "ban", "reason": "harassment in the room"},
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["decision"] == "ban"
+    members = owner.http.get(f"/rooms/{room_id}/participants").json()["items"]
+    assert str(author.id) not in {str(m["user_id"]) for m in members}
+    again = author.http.post(f"/rooms/{room_id}/join")
+    assert again.status_code == 403
+    assert again.json()["error"] == "banned_from_room"
+    # Only in that room: another room takes them.
+    other = owner.http.post("/rooms", json={"name": "other", "topic": "chat"}).json()["id"]
+    assert author.http.post(f"/rooms/{other}/join").status_code == 200
+    log = owner.http.get("/moderation/audit", params={"room_id": room_id}).json()["items"]
+    assert log[0]["kind"] == "banned"
+    assert log[0]["details"]["scope"] == f"room {room_id}"
+
+
+def test_a_global_moderator_bans_from_the_platform(api_url: str, people: People) -> None:
+    owner, author, reporter = (people.register() for _ in range(3))
+    moderator = _moderator(people)
+    room_id, _ = _room_with_a_message(api_url, owner, author, "hello")
+    item_id = _user_report(reporter, author)
+    _wait_for("the report in the queue", _queued(moderator, user_id=author.id))
+    owner_try = owner.http.post(
+        f"/moderation/items/{item_id}/decision", json={"decision": "ban", "reason": "no"}
+    )
+    assert owner_try.status_code == 403  # a report without a room is not the owner's
+    decided = moderator.http.post(
+        f"/moderation/items/{item_id}/decision",
+        json={"decision": "ban", "reason": "repeated harassment"},
+    )
+    assert decided.status_code == 200, decided.text
+    with socket(api_url, author) as ws:
+        send(ws, type="send", room_id=room_id, client_msg_id="b1", body="let me in")
+        refused = until(ws, {"type": "error", "ref": "b1"})
+    assert refused["code"] == "banned"
+    login = httpx.post(
+        f"{api_url}/auth/token", data={"username": author.username, "password": "correct horse"}
+    )
+    assert login.status_code == 401

@@ -121,17 +121,12 @@ def test_cli_status_reports_every_service_healthy() -> None:
         "flink-taskmanager",
         "api",
         "chat-persist",
-        "moderation-queue",
-        "moderation-abuse",
+        "moderation",
     }
     assert [s["name"] for s in statuses if s["state"] != "running"] == []
     assert all(s["version"] not in ("-", "?") for s in statuses)
     # Every process has a pid; a Flink job lives inside the cluster's processes.
-    assert [s["name"] for s in statuses if not s["pid"]] == [
-        "chat-persist",
-        "moderation-queue",
-        "moderation-abuse",
-    ]
+    assert [s["name"] for s in statuses if not s["pid"]] == ["chat-persist", "moderation"]
     assert result.returncode == 0
 
 

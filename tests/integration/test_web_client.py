@@ -61,7 +61,7 @@ def _say(page: Page, text: str) -> None:
 def test_two_people_chat_and_a_reload_misses_nothing(
     browser: Browser, api_url: str, settings: Settings
 ) -> None:
-    require(settings, "chat-persist", "moderation-queue")
+    require(settings, "chat-persist", "moderation")
     tag = uuid.uuid4().hex[:8]
     alice = _sign_up(browser, api_url, f"alice{tag}")
     bob = _sign_up(browser, api_url, f"bob{tag}")

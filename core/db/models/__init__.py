@@ -6,7 +6,7 @@ from core.db.models.chat import ChatMessage
 from core.db.models.graph import FriendSuggestion, UserGraphMetrics
 from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
 from core.db.models.moderation import ModerationEvent, ModerationItem, ModerationReview
-from core.db.models.rooms import RoomInvite, RoomParticipant, StudyRoom
+from core.db.models.rooms import RoomBan, RoomInvite, RoomParticipant, StudyRoom
 from core.db.models.social import FriendRequest, Friendship, UserBlock
 from core.db.models.users import User
 
@@ -23,6 +23,7 @@ __all__ = [
     "ModerationEvent",
     "ModerationItem",
     "ModerationReview",
+    "RoomBan",
     "RoomInvite",
     "RoomParticipant",
     "StudyBuddy",

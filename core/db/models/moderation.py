@@ -48,7 +48,7 @@ class ModerationEvent(Base):
 class ModerationItem(Base):
     """What waits for a moderator: a word-filter hit, a user's report, an abuse detection.
 
-    Written only by the moderation-queue Flink job from ``moderation-events`` (an upsert on the
+    Written only by the moderation Flink job from ``moderation-events`` (an upsert on the
     event's id, so a replay writes the same row again); what moderators do to an item is in
     ``moderation_reviews``, so a replay can never undo a decision.
     """
@@ -91,7 +91,7 @@ class ModerationReview(Base):
     )
     assignee_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decision: Mapped[str | None] = mapped_column(
-        Enum("dismiss", "remove", "mute", name="moderation_decision"), nullable=True
+        Enum("dismiss", "remove", "mute", "ban", name="moderation_decision"), nullable=True
     )
     decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

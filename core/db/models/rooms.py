@@ -64,3 +64,17 @@ class RoomInvite(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     invited_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = created_at()
+
+
+class RoomBan(Base):
+    """Who a room's owner (or a global moderator) banned from it: they cannot join again.
+    Redis holds the live set (``wire.room_banned_key``); this is the record it is rebuilt from."""
+
+    __tablename__ = "room_bans"
+    __table_args__ = (TABLE_OPTIONS,)
+
+    room_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    banned_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = created_at()
