@@ -251,7 +251,7 @@ def test_a_global_moderator_bans_from_the_platform(api_url: str, people: People)
     item_id = _user_report(reporter, author)
     _wait_for("the report in the queue", _queued(moderator, user_id=author.id))
     owner_try = owner.http.post(
-        f"/moderation/items/{item_id}/decision", json={"decision": "ban", "reason": "no"}
+        f"/moderation/items/{item_id}/decision", json={"decision": "ban", "reason": "not yours"}
     )
     assert owner_try.status_code == 403  # a report without a room is not the owner's
     decided = moderator.http.post(
