@@ -207,6 +207,18 @@ class Load:
         Every ``1 / abusive_share``-th message carries an insult for the word filter."""
         tally = Tally()
         every = round(1 / abusive_share) if abusive_share > 0 else 0
+        if not self.users:  # fewer rooms than generator processes: this one has none
+            return {
+                "elapsed": duration,
+                "sent": 0,
+                "senders": 0,
+                "ack_ms": [],
+                "delivery_ms": [],
+                "delivered": 0,
+                "expected": 0,
+                "errors": {},
+                "per_second": [],
+            }
         senders = self.users[: max(1, min(len(self.users), int(rate / 2)))]
         interval = 1.0 / rate
         per_second: list[tuple[int, int, int]] = []
