@@ -115,9 +115,10 @@ class Settings(BaseSettings):
     moderation_extra_words: list[str] = Field(default_factory=list)
     moderation_allow_words: list[str] = Field(default_factory=list)
     # The moderation job's abuse half (pipelines.moderation.abuse): what trips it, per user, and how
-    # long its mute lasts. A flood is counted across rooms; the gateway's send limit alone
-    # allows up to 120 messages in 10 s per process, a person types far fewer.
-    moderation_flood_messages: int = Field(default=60, ge=2)  # in 10 s
+    # long its mute lasts. A flood is counted across rooms and gateway processes: 100 in 10 s
+    # is the send limit of one process (10/s), which nobody typing reaches, and which a
+    # client's catch-up after an outage stays under (it is held to the limit too).
+    moderation_flood_messages: int = Field(default=100, ge=2)  # in 10 s
     moderation_mention_limit: int = Field(default=15, ge=2)  # @mentions in 10 s
     moderation_duplicate_rooms: int = Field(default=3, ge=2)  # the same text, in 30 s
     moderation_blocked_burst: int = Field(default=3, ge=2)  # blocked messages in 60 s
