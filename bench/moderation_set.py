@@ -325,6 +325,15 @@ def half(sentence: str) -> str:
     return "tune" if digest[0] % 2 == 0 else "test"
 
 
+def _abusive(sentence: str, variants: int, rng: random.Random) -> list[dict[str, str]]:
+    """An abusive sentence as written, and ``variants`` obfuscations of it."""
+    out = [{"text": sentence, "label": "abusive", "kind": "plain", "base": sentence}]
+    for how in rng.sample(HOWS, variants):
+        text = obfuscate(sentence, how, rng)
+        out.append({"text": text, "label": "abusive", "kind": how, "base": sentence})
+    return out
+
+
 def rows(seed: int = 7) -> list[dict[str, str]]:
     rng = random.Random(seed)
     out: list[dict[str, str]] = []
@@ -333,16 +342,7 @@ def rows(seed: int = 7) -> list[dict[str, str]]:
     for sentence in SCUNTHORPE:
         out.append({"text": sentence, "label": "clean", "kind": "scunthorpe", "base": sentence})
     for sentence in ABUSIVE:
-        out.append({"text": sentence, "label": "abusive", "kind": "plain", "base": sentence})
-        for how in rng.sample(HOWS, 3):
-            out.append(
-                {
-                    "text": obfuscate(sentence, how, rng),
-                    "label": "abusive",
-                    "kind": how,
-                    "base": sentence,
-                }
-            )
+        out += _abusive(sentence, 3, rng)
     return out
 
 
@@ -353,16 +353,7 @@ def holdout_rows(seed: int = 11) -> list[dict[str, str]]:
         for sentence in HOLDOUT_CLEAN
     ]
     for sentence in HOLDOUT_ABUSIVE:
-        out.append({"text": sentence, "label": "abusive", "kind": "plain", "base": sentence})
-        for how in rng.sample(HOWS, 2):
-            out.append(
-                {
-                    "text": obfuscate(sentence, how, rng),
-                    "label": "abusive",
-                    "kind": how,
-                    "base": sentence,
-                }
-            )
+        out += _abusive(sentence, 2, rng)
     return out
 
 
