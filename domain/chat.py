@@ -35,13 +35,16 @@ PENDING_TTL_S = 30
 # trip. Returns {1, policy} when the send may go ahead (marker set to pending; policy false
 # for a room state stored before policies), {0, marker} when the client_msg_id is known
 # (pending, or the message id of its first ack), {-1} when the user is not a participant,
-# {-2, ms} when they are muted (in the room or everywhere) for ms more, {-3} when they are
-# banned from the platform.
+# {-2, ms, by} when they are muted (in the room or everywhere) for ms more (by: "stream" for
+# the moderation job's automatic mutes, else the moderator's id), {-3} when they are banned
+# from the platform.
 _SEND_GATE = """
 if redis.call('EXISTS', KEYS[6]) == 1 then return {-3} end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return {-1} end
 local muted = math.max(redis.call('PTTL', KEYS[4]), redis.call('PTTL', KEYS[5]))
-if muted > 0 then return {-2, muted} end
+if muted > 0 then
+  return {-2, muted, redis.call('GET', KEYS[5]) or redis.call('GET', KEYS[4])}
+end
 if redis.call('SET', KEYS[2], 'pending', 'NX', 'EX', ARGV[2]) then
   return {1, redis.call('HGET', KEYS[3], 'moderation')}
 end
@@ -94,9 +97,10 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         raise not_participant(room_id, to="send to it")
     if int(verdict[0]) == -2:
         seconds = -(-int(verdict[1]) // 1000)
+        by = verdict[2].decode() if isinstance(verdict[2], bytes) else verdict[2]
+        why = "for sending too much, too fast" if by == "stream" else "by a moderator"
         raise DomainError(
-            f"you are muted by a moderator for {seconds} s more; messages sent meanwhile "
-            "are not delivered",
+            f"you are muted {why} for {seconds} s more; messages sent meanwhile are not delivered",
             code="muted",
         )
     if int(verdict[0]) == 0:

@@ -158,8 +158,8 @@ class WordFilter:
                 first, last = start, end - 1
             else:
                 first, last = origin[start], origin[end - 1]
-            if plain[first : last + 1].isdigit():
-                continue  # "455" is a number, not a word
+            if plain[first : last + 1].isdigit() or _in_an_id(plain, first, last):
+                continue  # "455" is a number, "800b..." in a hash is no word
             if kind in ("whole", "prefix") and _letter(plain, haystack, origin, start - 1):
                 continue
             if kind in ("whole", "suffix") and _letter(plain, haystack, origin, end):
@@ -199,3 +199,17 @@ def _letter(plain: str, haystack: str, origin: list[int] | None, position: int) 
     if position < 0 or position >= len(haystack) or not haystack[position].isalnum():
         return False
     return plain[position if origin is None else origin[position]].isalnum()
+
+
+def _in_an_id(plain: str, first: int, last: int) -> bool:
+    """Whether the span lies in a token of 16 or more letters and digits with 4 or more
+    digits: an id, a hash or a code (``fault run 800be611...`` folds to "boob..."), not a
+    word. Leetspeak words are shorter, or have fewer digits."""
+    start, end = first, last + 1
+    while start > 0 and plain[start - 1].isalnum():
+        start -= 1
+    while end < len(plain) and plain[end].isalnum():
+        end += 1
+    if end - start < 16:
+        return False
+    return sum(char.isdigit() for char in plain[start:end]) >= 4

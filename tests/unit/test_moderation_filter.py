@@ -83,6 +83,13 @@ def test_an_asterisk_for_a_vowel_and_a_doubled_vowel(small: WordFilter) -> None:
     assert caught(small, "fuuck") == [("word:fuck", "fuuck")]
 
 
+def test_ids_and_hashes_are_not_words() -> None:
+    # Hex folds to letters (8 -> b, 0 -> o): "800be611..." would be "boobe...".
+    assert compiled().scan("fault run 800be6112a1449d9a6b5d899b97e83fc") == []
+    assert compiled().scan("commit b00b1e214f124d0a8565fed2e913561e") == []
+    assert [hit.original for hit in compiled().scan("b00bs")] == ["b00bs"]
+
+
 def test_numbers_are_not_words() -> None:
     # 455 folds to "ass" and 5h1t to "shit": a span of digits alone is a number.
     assert compiled().scan("room 455 at 5, call 555 0134") == []
