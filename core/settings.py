@@ -115,10 +115,11 @@ class Settings(BaseSettings):
     moderation_extra_words: list[str] = Field(default_factory=list)
     moderation_allow_words: list[str] = Field(default_factory=list)
     # The moderation job's abuse half (pipelines.moderation.abuse): what trips it, per user, and how
-    # long its mute lasts. A flood is counted across rooms and gateway processes: 100 in 10 s
-    # is the send limit of one process (10/s), which nobody typing reaches, and which a
-    # client's catch-up after an outage stays under (it is held to the limit too).
-    moderation_flood_messages: int = Field(default=100, ge=2)  # in 10 s
+    # long its mute lasts. A flood is counted across rooms and gateway processes, in 20 s
+    # windows on processing time that take messages up to 5 s old: one process's send limit
+    # (10/s) allows 250 there, which a client catching up after an outage can reach, and
+    # nobody typing can. More than that is a client going round the limit.
+    moderation_flood_messages: int = Field(default=260, ge=2)  # in 20 s
     moderation_mention_limit: int = Field(default=15, ge=2)  # @mentions in 10 s
     moderation_duplicate_rooms: int = Field(default=3, ge=2)  # the same text, in 30 s
     moderation_blocked_burst: int = Field(default=3, ge=2)  # blocked messages in 60 s

@@ -5,7 +5,7 @@ It reads chat-messages and moderation-events. Windows are in Flink SQL, so the p
 work stays in the JVM: the JSON parse, the windows and the counts. Each kind of abuse is one
 windowed GROUP BY over processing time (hopping windows), keyed by the sender:
 
-- `flood`, 10 s windows sliding by 5 s: ``moderation_flood_messages`` distinct messages or
+- `flood`, 20 s windows sliding by 5 s: ``moderation_flood_messages`` distinct messages or
   more (a resend is not a second message), across all rooms and gateway processes (the
   gateway's own limit is per process);
 - `mentions`, the same windows: ``moderation_mention_limit`` @mentions or more;
@@ -132,8 +132,8 @@ def abuse_insert(t_env: TableEnvironment, settings: Settings) -> str:
                sample
         FROM (
           SELECT sender_id AS user_id, 'flood' AS kind, window_end,
-                 COUNT(DISTINCT client_msg_id) AS n, 10 AS size_s, MAX(body) AS sample
-          FROM {hop.format(table="chat_source", slide=5, size=10)}
+                 COUNT(DISTINCT client_msg_id) AS n, 20 AS size_s, MAX(body) AS sample
+          FROM {hop.format(table="chat_source", slide=5, size=20)}
           WHERE sender_id >= {FIRST_USER_ID} AND {FRESH}
           GROUP BY sender_id, window_start, window_end
           HAVING COUNT(DISTINCT client_msg_id) >= {s.moderation_flood_messages}
