@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
-from api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from domain.errors import Invalid
 from domain.moderation import queue as actions
 from domain.schemas.common import Id
@@ -55,15 +55,7 @@ async def queue(
         before=None if before is None else (before[0], str(before[1])),
         limit=limit,
     )
-    items = rows[:limit]
-    more = len(rows) > limit
-    last = items[-1] if items else None
-    return Page(
-        items=items,
-        next_cursor=encode_cursor([int(last.created_at.timestamp() * 1_000_000), last.id])
-        if more and last is not None
-        else None,
-    )
+    return page_of(rows, limit, lambda item: [int(item.created_at.timestamp() * 1e6), item.id])
 
 
 @router.post("/moderation/items/{item_id}/assign")
@@ -95,6 +87,4 @@ async def audit(
     rows = await actions.audit_log(
         res, user_id, subject_id=subject_id, room_id=room_id, before=before, limit=limit
     )
-    items = rows[:limit]
-    more = len(rows) > limit
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    return page_of(rows, limit, lambda entry: entry.id)

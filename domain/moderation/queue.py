@@ -275,8 +275,8 @@ async def _audit(
     )
 
 
-async def _lock_review(session: Any, item_id: str) -> str | None:
-    """Lock the item's review row (made if missing) for this transaction; its status."""
+async def _lock_review(session: Any, item_id: str) -> None:
+    """Lock the item's review row (made if missing) for this transaction; 409 if resolved."""
     await session.execute(
         text("INSERT IGNORE INTO moderation_reviews (item_id, status) VALUES (:item, 'assigned')"),
         {"item": item_id},
@@ -291,7 +291,6 @@ async def _lock_review(session: Any, item_id: str) -> str | None:
     ).one()
     if row[0] == "resolved":
         raise Conflict(f"item {item_id} is already resolved ({row[1]})", code="resolved")
-    return None
 
 
 async def assign(res: Resources, user_id: int, item_id: str) -> ItemOut:
