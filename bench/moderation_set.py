@@ -1,8 +1,9 @@
 """The project's labelled set for the word filter: `python -m bench.moderation_set`.
 
 Writes bench/data/moderation-tune.csv and bench/data/moderation-test.csv (columns text, label,
-kind, base), and bench/data/moderation-holdout.csv, a second held-out set written after the
-rules were last edited. Every row comes from one hand-written sentence (``base``);
+kind, base), and two sets written later, each after the rules were edited and scored once:
+moderation-holdout.csv (whose mistakes were then fixed: a tuning set since) and
+moderation-holdout2.csv. Every row comes from one hand-written sentence (``base``);
 obfuscated variants of an abusive sentence (leetspeak, separators, repeated letters,
 look-alike letters, zero-width characters, fullwidth forms, an asterisk) stay in their
 sentence's half, so the test half holds no variant of a sentence tuned on. Which half a
@@ -256,6 +257,60 @@ HOLDOUT_ABUSIVE = [
     "kys nobody wants you in this room",
 ]
 
+# Written on 2026-12-07 (later), after the Scunthorpe lexicon and the names rule, and scored
+# once, as they are (moderation-holdout2.csv). The first held-out set became a tuning set then:
+# its two mistakes were fixed in rules.toml.
+HOLDOUT2_SCUNTHORPE = [
+    "the Cockcroft-Walton generator is in the physics syllabus",
+    "we read Francis Fukuyama's essay for political science",
+    "the dyke keeps the sea out of the polder, see the geography notes",
+    "homozygous and heterozygous alleles are on the genetics quiz",
+    "the Wankel engine has a rotary design",
+    "oilseed rape is grown for vegetable oil",
+    "the meltwater from the glacier formed the lake",
+    "the raccoon is native to north america",
+    "Dick Whittington was lord mayor of London",
+    "Clitheroe castle is in Lancashire",
+    "the sextant was used for navigation at sea",
+    "the Shih Tzu and the cocker spaniel are both dog breeds",
+    "Phuket was hit by the 2004 tsunami",
+    "the buttocks contain the gluteus maximus muscle",
+    "Hitchcock's Vertigo is on the film studies list",
+    "my wristwatch stopped during the exam",
+    "the assassins in Julius Caesar met at the senate",
+    "Matsushita founded Panasonic, for the business case study",
+    "Middlesex county no longer exists as an administration",
+    "a prickly pear is a cactus",
+    "the Pakistan movement led to partition in 1947",
+    "the Scunthorpe United match is on saturday",
+    "cumulonimbus clouds bring thunderstorms",
+    "the spermatozoa swim towards the egg",
+    "the vulva is part of the female anatomy",
+    "Shitterton in Dorset came up in our place-names lecture",
+    "the knob on the bunsen burner controls the gas",
+    "the ball cock in the cistern controls the water level",
+]
+HOLDOUT2_STUDY = [
+    "anyone up for a 50 minute focus block after lunch",
+    "the hippopotamus is related to whales, who knew",
+    "the therapist in the psychology video explained CBT",
+    "a sample of saltwater boils at a higher temperature",
+]
+HOLDOUT2_ABUSIVE = [
+    "shut up you dick",
+    "you're a fucking disgrace",
+    "get lost you stupid bitch",
+    "what a shithead",
+    "nobody likes you, kill yourself",
+    "go fuck your mother",
+    "you retarded piece of shit",
+    "eat a dick",
+    "useless cunt",
+    "you're a bellend and a twat",
+    "fuck this group",
+    "nobody wants you, you slut",
+]
+
 # Each abusive sentence appears as written and with some of these.
 LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
 SYMBOLS = {"a": "@", "s": "$", "i": "!"}
@@ -357,13 +412,29 @@ def holdout_rows(seed: int = 11) -> list[dict[str, str]]:
     return out
 
 
+def holdout2_rows(seed: int = 13) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    out = [
+        {"text": sentence, "label": "clean", "kind": "scunthorpe", "base": sentence}
+        for sentence in HOLDOUT2_SCUNTHORPE
+    ]
+    out += [
+        {"text": sentence, "label": "clean", "kind": "study", "base": sentence}
+        for sentence in HOLDOUT2_STUDY
+    ]
+    for sentence in HOLDOUT2_ABUSIVE:
+        out += _abusive(sentence, 2, rng)
+    return out
+
+
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    path = OUT / "moderation-holdout.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label", "kind", "base"])
-        writer.writeheader()
-        writer.writerows(holdout_rows())
+    for name, held in (("holdout", holdout_rows()), ("holdout2", holdout2_rows())):
+        path = OUT / f"moderation-{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["text", "label", "kind", "base"])
+            writer.writeheader()
+            writer.writerows(held)
     every = rows()
     for name in ("tune", "test"):
         path = OUT / f"moderation-{name}.csv"

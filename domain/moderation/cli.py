@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from core.db.sharding import ShardRouter
 from core.settings import get_settings
+from domain.moderation import lexicon
 from domain.moderation.evaluate import EvaluationError, evaluate, read_rows
 from domain.moderation.rules import compiled
 
@@ -78,6 +79,35 @@ def evaluate_command(
 
 Username = Annotated[str, typer.Argument(help="The user's username.")]
 Role = Annotated[str, typer.Argument(help="member, moderator (acts on every queue item) or admin.")]
+
+
+@app.command("lexicon")
+def lexicon_command(
+    top: Annotated[
+        int,
+        typer.Option("--top", min=1, help="How many of wordfreq's most frequent English words."),
+    ] = lexicon.DEFAULT_TOP,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if lexicon.txt is not what it would write.")
+    ] = False,
+) -> None:
+    """Rewrite the Scunthorpe lexicon (domain/moderation/lexicon.txt) from wordfreq: words
+    that contain a banned root and are not abuse. Needs the dev extra (wordfreq)."""
+    try:
+        words = lexicon.build(top)
+    except ModuleNotFoundError:
+        typer.echo("lexicon: wordfreq is not installed; it is in the dev extra", err=True)
+        raise typer.Exit(2) from None
+    content = lexicon.render(words, top)
+    path = lexicon.LEXICON_FILE
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != content:
+            typer.echo(f"lexicon: {path} is stale; rerun without --check", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"lexicon: {len(words)} words, up to date")
+        return
+    path.write_text(content, encoding="utf-8")
+    typer.echo(f"lexicon: wrote {len(words)} words to {path}")
 
 
 @app.command("set-role")

@@ -84,7 +84,12 @@ def _variants(folded: str) -> set[str]:
 class WordFilter:
     """An immutable compiled filter; build once, share across tasks and threads."""
 
-    def __init__(self, rules: Iterable[Rule], allow: Iterable[str] = ()) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], allow: Iterable[str] = (), names: Iterable[str] = ()
+    ) -> None:
+        # Banned words that are also given names or surnames: in a name ("Dick Turpin",
+        # "Philip K. Dick") they are not caught, see _a_name.
+        self._names = frozenset(normalize.fold(name.strip()) for name in names)
         keys: dict[str, _Entry] = {}
         for word in allow:
             folded = normalize.fold(word.strip())
@@ -189,6 +194,8 @@ class WordFilter:
             if origin is not None:
                 start, end = origin[start], origin[end - 1] + 1
             original = text[start:end]
+            if chosen[span].pattern in self._names and _a_name(text, start, end):
+                continue
             hits.append(Hit(chosen[span], start, end, original))
         return hits
 
@@ -213,3 +220,21 @@ def _in_an_id(plain: str, first: int, last: int) -> bool:
     if end - start < 16:
         return False
     return sum(char.isdigit() for char in plain[start:end]) >= 4
+
+
+def _title(word: str) -> bool:
+    word = word.strip(".,;:!?\"'()")
+    return len(word) > 0 and word[0].isupper() and (len(word) == 1 or word[1:].islower())
+
+
+def _a_name(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is written as part of a name: Capitalised (not in capitals),
+    beside another Capitalised word, the one before not being the message's first word ("You
+    Dick" is no name, "Dick Turpin" and "Philip K. Dick" are)."""
+    if not _title(text[start:end]) or (start > 0 and text[start - 1].isalnum()):
+        return False
+    before = text[:start].split()
+    after = text[end:].split()
+    if after and not text[end : end + 1].isalnum() and _title(after[0]):
+        return True
+    return len(before) >= 2 and _title(before[-1])

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
+from domain.moderation import lexicon
 from domain.moderation.filter import MATCH_KINDS, MatchKind, Rule, WordFilter
 from domain.moderation.normalize import fold
 
@@ -28,9 +29,13 @@ def _rule_id(word: str) -> str:
 
 
 def load_rules(
-    path: Path = RULES_FILE, extra: Iterable[str] = (), allow: Iterable[str] = ()
+    path: Path = RULES_FILE,
+    extra: Iterable[str] = (),
+    allow: Iterable[str] = (),
+    lexicon_file: Path | None = lexicon.LEXICON_FILE,
 ) -> tuple[list[Rule], list[str]]:
-    """The rules and the allow-list: the lists, minus the exclusions, plus ours and ``extra``."""
+    """The rules and the allow-list: the lists, minus the exclusions, plus ours and ``extra``;
+    allowed: rules.toml's words, ``allow`` and the Scunthorpe lexicon (lexicon.txt)."""
     config: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     excluded = {fold(word) for words in config.get("exclude", {}).values() for word in words}
     kinds: dict[str, MatchKind] = {}
@@ -58,11 +63,19 @@ def load_rules(
     for word in extra:
         add(word, "settings")
     allowed = [*config.get("allow", {}).get("words", []), *allow]
+    if lexicon_file is not None:
+        allowed.extend(lexicon.read(lexicon_file))
     return rules, allowed
+
+
+def names(path: Path = RULES_FILE) -> list[str]:
+    """Banned words that are also names, not caught inside one (WordFilter's ``names``)."""
+    config: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    return list(config.get("names", {}).get("words", []))
 
 
 @lru_cache(maxsize=4)
 def compiled(extra: tuple[str, ...] = (), allow: tuple[str, ...] = ()) -> WordFilter:
     """The process's filter (a few milliseconds to build; built once per word set)."""
     rules, allowed = load_rules(extra=extra, allow=allow)
-    return WordFilter(rules, allowed)
+    return WordFilter(rules, allowed, names())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from domain.moderation import normalize
+from domain.moderation import lexicon, normalize
 from domain.moderation.evaluate import EvaluationError, evaluate, read_rows
 from domain.moderation.filter import Rule, WordFilter
 from domain.moderation.rules import compiled, load_rules
@@ -151,6 +151,77 @@ def test_quality_on_the_projects_labelled_set(half: str) -> None:
         scunthorpe = [row["text"] for row in csv.DictReader(handle) if row["kind"] == "scunthorpe"]
     assert len(scunthorpe) >= 20
     assert [text for text in scunthorpe if compiled().scan(text)] == []
+
+
+@pytest.mark.parametrize("held", ["holdout", "holdout2"])
+def test_the_held_out_sets_mistakes_stay_fixed(held: str) -> None:
+    """Each was scored once before any rule looked at it (docs/moderation.md has those
+    numbers); its mistakes were fixed after, and must not come back."""
+    rows = read_rows(DATA / f"moderation-{held}.csv", "text", "label")
+    report = evaluate(compiled(), rows, {"abusive"}, repeat=1)
+    assert (report.false_positives, report.false_negatives) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the saltwater tank",
+        "my smartwatch died",
+        "the trip to Phuket",
+        "Fukuyama's end of history",
+        "Yamashita's theorem",
+        "a Dickensian orphanage",
+        "the fire retardant",
+        "the cockatiel sings",
+        "Dick Turpin was a highwayman",
+        "Philip K. Dick wrote it",
+        "we ate spotted dick",
+    ],
+)
+def test_the_scunthorpe_lexicon_and_names_let_words_through(text: str) -> None:
+    assert compiled().scan(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "caught"),
+    [
+        ("you fucking idiot", ["fucking", "idiot"]),
+        ("what bullshit", ["bullshit"]),
+        ("dickhead", ["dickhead"]),
+        ("you motherfucker", ["motherfucker"]),
+        ("you dick", ["dick"]),
+        ("You Dick", ["Dick"]),
+        ("DICK TURPIN", ["DICK"]),
+        ("a twat", ["twat"]),
+    ],
+)
+def test_abuse_built_on_the_same_roots_is_still_caught(text: str, caught: list[str]) -> None:
+    assert [hit.original for hit in compiled().scan(text)] == caught
+
+
+@pytest.mark.parametrize(
+    ("word", "verdict"),
+    [
+        ("saltwater", True),
+        ("cocktail", True),
+        ("phuket", True),
+        ("fucking", False),
+        ("bullshit", False),
+        ("motherfuckers", False),
+        ("shitheads", False),
+        ("fuckk", False),
+        ("niggaz", False),
+        ("hello", None),
+        ("hancock", None),  # cock only matches as a prefix: nothing to allow
+    ],
+)
+def test_the_lexicon_rule(word: str, verdict: bool | None) -> None:
+    assert lexicon.innocent(word, lexicon.roots()) is verdict
+
+
+def test_the_committed_lexicon_is_what_the_generator_writes() -> None:
+    pytest.importorskip("wordfreq", reason="wordfreq is in the dev extra")
+    assert lexicon.is_current()
 
 
 def test_the_evaluate_command_prints_json_and_names_a_missing_column() -> None:
