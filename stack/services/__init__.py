@@ -10,6 +10,7 @@ from stack.services.flink import FlinkJobManager, FlinkTaskManager
 from stack.services.flink_jobs import (
     ChatPersistJob,
     FlinkJob,
+    MetricsJob,
     ModerationJob,
 )
 from stack.services.influxdb import InfluxDBService
@@ -35,6 +36,7 @@ def all_services(settings: Settings) -> list[Service]:
         DagsterWebserver(settings),
         ChatPersistJob(settings),
         ModerationJob(settings),
+        MetricsJob(settings),
         DagsterDaemon(settings),
     ]
 

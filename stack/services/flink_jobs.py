@@ -211,7 +211,13 @@ class FlinkJob(Service):
     def stop(self) -> bool:
         job_id = self.job_id()
         if job_id is None:
-            return False
+            # Not running, but maybe restarting in a loop (a failing job): no savepoint can be
+            # taken of it, and leaving it would make the next `up` wait on it forever.
+            stuck = [jid for jid, state in self._live_jobs() if state != "RUNNING"]
+            for jid in stuck:
+                log.warning("%s: cancelling instance %s, which is not running", self.name, jid)
+                cancel_job(self.settings, jid)
+            return bool(stuck)
         try:
             stop_job(self.settings, job_id)
         except (StackError, OSError) as error:
@@ -355,3 +361,12 @@ class ModerationJob(FlinkJob):
     name = "moderation"
     module = "pipelines.moderation.job"
     job_name = "moderation"
+
+
+class MetricsJob(FlinkJob):
+    """Community metrics in event-time windows (per room, overall, moderation by rule; per
+    minute, hour and day) written to InfluxDB: pipelines.metrics.job."""
+
+    name = "metrics"
+    module = "pipelines.metrics.job"
+    job_name = "metrics"

@@ -122,11 +122,16 @@ def test_cli_status_reports_every_service_healthy() -> None:
         "api",
         "chat-persist",
         "moderation",
+        "metrics",
     }
     assert [s["name"] for s in statuses if s["state"] != "running"] == []
     assert all(s["version"] not in ("-", "?") for s in statuses)
     # Every process has a pid; a Flink job lives inside the cluster's processes.
-    assert [s["name"] for s in statuses if not s["pid"]] == ["chat-persist", "moderation"]
+    assert [s["name"] for s in statuses if not s["pid"]] == [
+        "chat-persist",
+        "moderation",
+        "metrics",
+    ]
     assert result.returncode == 0
 
 

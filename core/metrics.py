@@ -1,0 +1,107 @@
+"""The stream metrics' contract: what the metrics job (pipelines/metrics) writes to InfluxDB,
+and the Flux that reads it back. The API and the dashboards query through here, so a
+measurement, tag or field is named in one place (as core/engagement.py does for the daily
+rollups).
+
+Measurements, each with the tag ``period`` (``1m``, ``1h`` or ``1d``) and one point per window
+at the window's start:
+
+- ``room_activity`` (tag ``room_id``; periods 1m and 1h): ``messages``, ``active_users``
+  (distinct people who sent, joined or left there), ``joins``, ``leaves``;
+- ``community`` (periods 1m, 1h and 1d): ``messages``, ``active_rooms`` (rooms with a
+  message), ``active_users``, ``joins``, ``leaves``, ``friendships`` (accepted requests);
+- ``moderation_actions`` (tags ``rule`` and ``action``; periods 1m and 1h): ``count``.
+
+Every point carries ``complete`` (a boolean field). The job writes a window's point several
+times while it fills (Flink's CUMULATE windows: every 10 s for a minute, every minute for an
+hour or a day), each time with ``complete=false``, and a last time when the
+watermark passes its end, with ``complete=true``. The same window written again is the same
+point (same series, same timestamp): a replay overwrites, it never adds. Zulip's /stats
+lesson: a chart can tell a half-filled hour from a quiet one.
+
+Events come in on event time (``occurred_at``) with 5 s of allowed lateness. Events later than
+that are not counted in the window they belong to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+
+ROOM_ACTIVITY: Final = "room_activity"
+COMMUNITY: Final = "community"
+MODERATION_ACTIONS: Final = "moderation_actions"
+Period = Literal["1m", "1h", "1d"]
+PERIOD_SECONDS: Final[dict[str, int]] = {"1m": 60, "1h": 3600, "1d": 86400}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One window's values, as read back."""
+
+    start: datetime
+    tags: dict[str, str]
+    fields: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.fields.get("complete", False))
+
+
+def _flux_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def flux(
+    bucket: str,
+    measurement: str,
+    period: Period,
+    *,
+    start: str = "-1h",
+    tags: dict[str, str] | None = None,
+) -> str:
+    """The Flux for one measurement and period, one row per window (fields pivoted into
+    columns). ``start`` is a Flux duration or an RFC 3339 time."""
+    filters = [f"r._measurement == {_flux_string(measurement)}", f'r.period == "{period}"']
+    filters += [f"r[{_flux_string(k)}] == {_flux_string(v)}" for k, v in (tags or {}).items()]
+    range_start = start if start.startswith("-") else f"time(v: {_flux_string(start)})"
+    return (
+        f"from(bucket: {_flux_string(bucket)})\n"
+        f"  |> range(start: {range_start})\n"
+        f"  |> filter(fn: (r) => {' and '.join(filters)})\n"
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+        '  |> sort(columns: ["_time"])'
+    )
+
+
+_META = {"result", "table", "_start", "_stop", "_time", "_measurement", "period"}
+
+
+def query(
+    client: InfluxDBClient,
+    bucket: str,
+    measurement: str,
+    period: Period,
+    *,
+    start: str = "-1h",
+    tags: dict[str, str] | None = None,
+    tag_keys: tuple[str, ...] = ("room_id", "rule", "action"),
+) -> list[Point]:
+    """Every window of ``measurement`` at ``period`` since ``start``, oldest first."""
+    text = flux(bucket, measurement, period, start=start, tags=tags)
+    points: list[Point] = []
+    for table in client.query_api().query(text):
+        for record in table.records:
+            values = record.values
+            point_tags = {k: str(values[k]) for k in tag_keys if values.get(k) is not None}
+            fields = {
+                k: v
+                for k, v in values.items()
+                if k not in _META and k not in tag_keys and not k.startswith("_")
+            }
+            points.append(Point(record.get_time(), point_tags, fields))  # type: ignore[no-untyped-call]
+    points.sort(key=lambda point: (point.start, sorted(point.tags.items())))
+    return points

@@ -1,0 +1,169 @@
+"""The metrics job against the real stack: chat, joins and leaves through the API and the
+gateway, counted by the job that `stack up` runs, read back with core.metrics' Flux; and a
+replay of the same Kafka range by a second job that must not double any count."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from influxdb_client.client.influxdb_client import InfluxDBClient
+
+from core import metrics
+from core.settings import Settings
+from stack.services.flink_jobs import stop_job, submit_job, submitted_job_id
+from tests.conftest import require
+from tests.integration.test_chat_gateway import send, socket, until
+from tests.utils.api import People
+
+pytestmark = [pytest.mark.integration]
+
+T = TypeVar("T")
+
+
+def _wait_for(what: str, probe: Callable[[], T | None], timeout: float = 150.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _totals(points: list[metrics.Point], *fields: str) -> dict[str, int]:
+    return {field: sum(int(p.fields.get(field, 0)) for p in points) for field in fields}
+
+
+def _room_minutes(
+    influx: InfluxDBClient, settings: Settings, room_id: int, start: str
+) -> list[metrics.Point]:
+    return metrics.query(
+        influx,
+        settings.influx_bucket,
+        metrics.ROOM_ACTIVITY,
+        "1m",
+        start=start,
+        tags={"room_id": str(room_id)},
+    )
+
+
+def _chat(api_url: str, people: People, messages: tuple[int, int]) -> int:
+    """A room: its owner and a member chat (``messages`` each), then the member leaves."""
+    alice, bob = people.register(), people.register()
+    created = alice.http.post("/rooms", json={"name": "metrics", "topic": "chat"})
+    assert created.status_code == 201, created.text
+    room_id = int(created.json()["id"])
+    assert bob.http.post(f"/rooms/{room_id}/join").status_code == 200
+    for person, count in zip((alice, bob), messages, strict=True):
+        with socket(api_url, person) as ws:
+            for n in range(count):
+                ref = str(uuid.uuid4())
+                send(ws, type="send", room_id=room_id, client_msg_id=ref, body=f"note {n}")
+                until(ws, {"type": "ack", "client_msg_id": ref})
+    assert bob.http.post(f"/rooms/{room_id}/leave").status_code in (200, 204)
+    return room_id
+
+
+def test_chat_joins_and_leaves_are_counted_per_room_and_overall_with_completeness(
+    api_url: str, people: People, influx: InfluxDBClient, settings: Settings
+) -> None:
+    require(settings, "metrics", "chat-persist")
+    started = time.time()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 120))
+    room_id = _chat(api_url, people, (3, 2))
+    expected = {"messages": 5, "joins": 2, "leaves": 1}
+
+    def settled() -> list[metrics.Point] | None:
+        points = _room_minutes(influx, settings, room_id, since)
+        done = [p for p in points if p.complete]
+        if done and len(done) == len(points) and _totals(done, *expected) == expected:
+            return points
+        return None
+
+    # Every minute the room was active in ends complete, and the complete points add up.
+    points = _wait_for("the room's minutes, complete", settled)
+    assert all(1 <= int(p.fields["active_users"]) <= 2 for p in points)
+    assert all(p.start.second == 0 for p in points)
+
+    # The hour holds the same counts (provisional or complete), and the community's minutes
+    # count at least this room's activity.
+    hours = metrics.query(
+        influx,
+        settings.influx_bucket,
+        metrics.ROOM_ACTIVITY,
+        "1h",
+        start="-3h",  # a point is at its window's start: the hour began before the chat
+        tags={"room_id": str(room_id)},
+    )
+    assert _totals(hours, *expected) == expected
+    assert sum(int(p.fields["active_users"]) for p in hours) >= 2
+    community = metrics.query(influx, settings.influx_bucket, metrics.COMMUNITY, "1m", start=since)
+    minutes = {p.start for p in points}
+    overall = [p for p in community if p.start in minutes]
+    assert overall
+    assert all(p.complete for p in overall)
+    assert _totals(overall, "messages")["messages"] >= 5
+    assert all(int(p.fields["active_rooms"]) >= 1 for p in overall)
+    days = metrics.query(influx, settings.influx_bucket, metrics.COMMUNITY, "1d", start="-2d")
+    assert days
+    assert not days[-1].complete  # today is still running
+    assert int(days[-1].fields["messages"]) >= 5
+
+
+def test_a_replay_of_the_same_range_doubles_nothing(
+    api_url: str, people: People, influx: InfluxDBClient, settings: Settings
+) -> None:
+    require(settings, "metrics", "chat-persist")
+    started_ms = int(time.time() * 1000)
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_ms / 1000 - 120))
+    room_id = _chat(api_url, people, (2, 2))
+    expected = {"messages": 4, "joins": 2, "leaves": 1}
+
+    def complete() -> list[metrics.Point] | None:
+        points = _room_minutes(influx, settings, room_id, since)
+        if points and all(p.complete for p in points) and _totals(points, *expected) == expected:
+            return points
+        return None
+
+    before = _wait_for("the room's minutes, complete", complete)
+    last_minute_end = max(p.start for p in before).timestamp() + 60
+
+    # A second job reads every topic again from before the chat, under its own name and
+    # consumer group, and writes the same windows.
+    name = f"metrics-replay-{uuid.uuid4().hex[:8]}"
+    output = submit_job(
+        settings,
+        "pipelines.metrics.job",
+        ["--name", name, "--group", name, "--from-ms", str(started_ms - 5_000)],
+    )
+    job_id = submitted_job_id(output)
+    try:
+
+        def replayed() -> bool | None:
+            beats = _heartbeats(influx, settings, name, since)
+            return True if beats and max(beats) >= last_minute_end + 10 else None
+
+        _wait_for("the replay to pass the room's last minute", replayed, timeout=240)
+        after = _room_minutes(influx, settings, room_id, since)
+        assert [(p.start, p.fields) for p in after] == [(p.start, p.fields) for p in before]
+    finally:
+        stop_job(settings, job_id)
+
+
+def _heartbeats(influx: InfluxDBClient, settings: Settings, job: str, since: str) -> list[int]:
+    """The step ends (epoch s) the job ``job`` has written."""
+    flux = (
+        f'from(bucket: "{settings.influx_bucket}")\n'
+        f'  |> range(start: time(v: "{since}"))\n'
+        f'  |> filter(fn: (r) => r._measurement == "metrics_job" and r.job == "{job}"'
+        ' and r._field == "step_end")'
+    )
+    return [
+        int(record.get_value())
+        for table in influx.query_api().query(flux)
+        for record in table.records
+    ]
