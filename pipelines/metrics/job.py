@@ -47,25 +47,21 @@ from influxdb_client.rest import ApiException
 from pyflink.table import DataTypes, TableEnvironment
 from pyflink.table.udf import FunctionContext, TableFunction, udtf
 
-from core import metrics
 from core.events import CHAT_MESSAGES, MODERATION_EVENTS, ROOM_EVENTS, SOCIAL_EVENTS
 from core.settings import Settings, get_settings
+from pipelines.metrics.sql import (
+    FIRST_USER_ID,
+    LATENESS_S,
+    SEPARATOR,
+    lines_sql,
+    start_of_day_ms,
+)
 from pipelines.runtime import kafka_source_options, table_environment
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "metrics"
 CONSUMER_GROUP = "metrics"
-# Ids below 2^22 are no snowflakes (core.ids): the stack's warm-up and the job benchmark
-# produce as them, and they are no community.
-FIRST_USER_ID = 1 << 22
-LATENESS_S = 5
-# The separator of the lines gathered into one string; no line contains it (tags are cleaned
-# to [A-Za-z0-9:._-], fields are numbers and booleans).
-SEPARATOR = "|"
-# (period, CUMULATE step, window size) for each roll-up.
-ROLLUPS = {"1m": ("10' SECOND", "1' MINUTE"), "1h": ("1' MINUTE", "1' HOUR")}
-DAY = ("1' MINUTE", "1' DAY")
 
 
 class WritePoints(TableFunction):  # type: ignore[misc]
@@ -112,11 +108,6 @@ class WritePoints(TableFunction):  # type: ignore[misc]
             # the batch is written ("partial write"). Failing would restart the job forever.
             log.error("metrics: InfluxDB refused part of a batch: %s", error.body)
         yield len(batch) - 1
-
-
-def start_of_day_ms(now_s: float) -> int:
-    """Midnight UTC of the day ``now_s`` (epoch seconds) is in, in epoch ms."""
-    return int(now_s // 86400) * 86400 * 1000
 
 
 def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: int | None) -> None:
@@ -181,76 +172,6 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
         FROM clock_source""")
 
 
-def _window(step: str, size: str) -> str:
-    return (
-        f"TABLE(CUMULATE(TABLE metric_events, DESCRIPTOR(ts), INTERVAL '{step}, INTERVAL '{size}))"
-    )
-
-
-def _line(measurement: str, period: str, tags: str, fields: list[tuple[str, str]]) -> str:
-    """SQL for one InfluxDB line of a window's result: measurement, tags, integer fields,
-    ``complete`` and the window's start in seconds."""
-    seconds = metrics.PERIOD_SECONDS[period]
-    parts = [f"'{measurement},period={period}'"]
-    if tags:
-        parts.append(tags)
-    for index, (name, expression) in enumerate(fields):
-        parts.append(f"'{' ' if index == 0 else ','}{name}='")
-        parts.append(f"CAST({expression} AS STRING)")
-        parts.append("'i'")
-    parts.append(
-        f"IF(TIMESTAMPDIFF(SECOND, window_start, window_end) = {seconds},"
-        " ',complete=true ', ',complete=false ')"
-    )
-    parts.append("CAST(UNIX_TIMESTAMP(CAST(window_start AS STRING)) AS STRING)")
-    return "CONCAT(" + ", ".join(parts) + ")"
-
-
-ACTIVE = "kind IN ('message', 'join', 'leave')"
-ROOM_FIELDS = [
-    ("messages", "COUNT(*) FILTER (WHERE kind = 'message')"),
-    ("active_users", f"COUNT(DISTINCT user_id) FILTER (WHERE {ACTIVE})"),
-    ("joins", "COUNT(*) FILTER (WHERE kind = 'join')"),
-    ("leaves", "COUNT(*) FILTER (WHERE kind = 'leave')"),
-]
-COMMUNITY_FIELDS = [
-    *ROOM_FIELDS,
-    ("active_rooms", "COUNT(DISTINCT room_id) FILTER (WHERE kind = 'message')"),
-    ("friendships", "COUNT(*) FILTER (WHERE kind = 'friendship')"),
-]
-
-
-def _lines_sql() -> str:
-    """Every window result of every roll-up as (window_time, line), one SELECT per kind.
-    Everything formatted into it is a constant of this module."""
-    selects: list[str] = []
-    group = "GROUP BY window_start, window_end, window_time"
-    for period, (step, size) in ROLLUPS.items():
-        room_tag = "',room_id=', CAST(room_id AS STRING)"
-        selects.append(
-            f"SELECT window_time, {_line(metrics.ROOM_ACTIVITY, period, room_tag, ROOM_FIELDS)}"
-            f" AS line FROM {_window(step, size)} WHERE room_id IS NOT NULL AND {ACTIVE}"
-            f" {group}, room_id"
-        )
-        selects.append(
-            f"SELECT window_time, {_line(metrics.COMMUNITY, period, '', COMMUNITY_FIELDS)}"
-            f" AS line FROM {_window(step, size)} {group}"
-        )
-        rule_tags = "',rule=', rule, ',action=', action"
-        selects.append(
-            "SELECT window_time, "
-            f"{_line(metrics.MODERATION_ACTIONS, period, rule_tags, [('count', 'COUNT(*)')])}"
-            f" AS line FROM {_window(step, size)} WHERE kind = 'moderation'"
-            f" {group}, rule, action"
-        )
-    step, size = DAY
-    selects.append(
-        f"SELECT window_time, {_line(metrics.COMMUNITY, '1d', '', COMMUNITY_FIELDS)}"
-        f" AS line FROM {_window(step, size)} {group}"
-    )
-    return "\nUNION ALL\n".join(selects)
-
-
 def metrics_insert(
     t_env: TableEnvironment,
     settings: Settings,
@@ -261,7 +182,7 @@ def metrics_insert(
 ) -> str:
     """Declare the sources, the windows and the writer; returns the INSERT."""
     _sources(t_env, settings, group, from_ms)
-    t_env.execute_sql(f"CREATE TEMPORARY VIEW metric_lines AS {_lines_sql()}")
+    t_env.execute_sql(f"CREATE TEMPORARY VIEW metric_lines AS {lines_sql()}")
     t_env.execute_sql("CREATE TABLE metrics_written (n BIGINT) WITH ('connector' = 'blackhole')")
     t_env.create_temporary_function(
         "write_points",

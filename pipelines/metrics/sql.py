@@ -1,0 +1,94 @@
+"""The metrics job's SQL, built from constants: the windows, the roll-ups and the InfluxDB
+line of each result (pipelines.metrics.job submits it). No PyFlink here, so the unit tests
+read it without a Flink install."""
+
+# ruff: noqa: S608 (the SQL is built from this module's constants)
+from __future__ import annotations
+
+from core import metrics
+
+# Ids below 2^22 are no snowflakes (core.ids): the stack's warm-up and the job benchmark
+# produce as them, and they are no community.
+FIRST_USER_ID = 1 << 22
+LATENESS_S = 5
+# The separator of the lines gathered into one string; no line contains it (tags are cleaned
+# to [A-Za-z0-9:._-], fields are numbers and booleans).
+SEPARATOR = "|"
+# (period, CUMULATE step, window size) for each roll-up.
+ROLLUPS = {"1m": ("10' SECOND", "1' MINUTE"), "1h": ("1' MINUTE", "1' HOUR")}
+DAY = ("1' MINUTE", "1' DAY")
+
+
+def start_of_day_ms(now_s: float) -> int:
+    """Midnight UTC of the day ``now_s`` (epoch seconds) is in, in epoch ms."""
+    return int(now_s // 86400) * 86400 * 1000
+
+
+def _window(step: str, size: str) -> str:
+    return (
+        f"TABLE(CUMULATE(TABLE metric_events, DESCRIPTOR(ts), INTERVAL '{step}, INTERVAL '{size}))"
+    )
+
+
+def line_sql(measurement: str, period: str, tags: str, fields: list[tuple[str, str]]) -> str:
+    """SQL for one InfluxDB line of a window's result: measurement, tags, integer fields,
+    ``complete`` and the window's start in seconds."""
+    seconds = metrics.PERIOD_SECONDS[period]
+    parts = [f"'{measurement},period={period}'"]
+    if tags:
+        parts.append(tags)
+    for index, (name, expression) in enumerate(fields):
+        parts.append(f"'{' ' if index == 0 else ','}{name}='")
+        parts.append(f"CAST({expression} AS STRING)")
+        parts.append("'i'")
+    parts.append(
+        f"IF(TIMESTAMPDIFF(SECOND, window_start, window_end) = {seconds},"
+        " ',complete=true ', ',complete=false ')"
+    )
+    parts.append("CAST(UNIX_TIMESTAMP(CAST(window_start AS STRING)) AS STRING)")
+    return "CONCAT(" + ", ".join(parts) + ")"
+
+
+ACTIVE = "kind IN ('message', 'join', 'leave')"
+ROOM_FIELDS = [
+    ("messages", "COUNT(*) FILTER (WHERE kind = 'message')"),
+    ("active_users", f"COUNT(DISTINCT user_id) FILTER (WHERE {ACTIVE})"),
+    ("joins", "COUNT(*) FILTER (WHERE kind = 'join')"),
+    ("leaves", "COUNT(*) FILTER (WHERE kind = 'leave')"),
+]
+COMMUNITY_FIELDS = [
+    *ROOM_FIELDS,
+    ("active_rooms", "COUNT(DISTINCT room_id) FILTER (WHERE kind = 'message')"),
+    ("friendships", "COUNT(*) FILTER (WHERE kind = 'friendship')"),
+]
+
+
+def lines_sql() -> str:
+    """Every window result of every roll-up as (window_time, line), one SELECT per kind.
+    Everything formatted into it is a constant of this module."""
+    selects: list[str] = []
+    group = "GROUP BY window_start, window_end, window_time"
+    for period, (step, size) in ROLLUPS.items():
+        room_tag = "',room_id=', CAST(room_id AS STRING)"
+        selects.append(
+            f"SELECT window_time, {line_sql(metrics.ROOM_ACTIVITY, period, room_tag, ROOM_FIELDS)}"
+            f" AS line FROM {_window(step, size)} WHERE room_id IS NOT NULL AND {ACTIVE}"
+            f" {group}, room_id"
+        )
+        selects.append(
+            f"SELECT window_time, {line_sql(metrics.COMMUNITY, period, '', COMMUNITY_FIELDS)}"
+            f" AS line FROM {_window(step, size)} {group}"
+        )
+        rule_tags = "',rule=', rule, ',action=', action"
+        selects.append(
+            "SELECT window_time, "
+            f"{line_sql(metrics.MODERATION_ACTIONS, period, rule_tags, [('count', 'COUNT(*)')])}"
+            f" AS line FROM {_window(step, size)} WHERE kind = 'moderation'"
+            f" {group}, rule, action"
+        )
+    step, size = DAY
+    selects.append(
+        f"SELECT window_time, {line_sql(metrics.COMMUNITY, '1d', '', COMMUNITY_FIELDS)}"
+        f" AS line FROM {_window(step, size)} {group}"
+    )
+    return "\nUNION ALL\n".join(selects)
