@@ -32,6 +32,13 @@ from typing import Any, Final, Literal
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
 ROOM_ACTIVITY: Final = "room_activity"
+# Pipeline health, written by the monitor (server/monitor.py, domain/monitoring/probes.py)
+# every ``monitor_interval_s``: a consumer group's lag per topic (tags group, topic; field
+# lag), Redis memory (used_bytes, limit_bytes, ratio), each Flink job (tag job; running,
+# checkpoint_age_s).
+KAFKA_LAG: Final = "kafka_lag"
+REDIS_MEMORY: Final = "redis_memory"
+FLINK_JOB: Final = "flink_job"
 COMMUNITY: Final = "community"
 MODERATION_ACTIONS: Final = "moderation_actions"
 Period = Literal["1m", "1h", "1d"]

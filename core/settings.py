@@ -84,8 +84,11 @@ class Settings(BaseSettings):
     flink_rest_port: int = 8081
     flink_jobmanager_rpc_port: int = 6123
     flink_jobmanager_memory: str = "1024m"
-    flink_taskmanager_memory: str = "1536m"
-    flink_task_slots: int = 4
+    # Three resident jobs (chat-persist, moderation, metrics) hold a slot each; the tests and
+    # the fault harness submit up to two more beside them, and a stopped job's slot comes back
+    # a moment after its state says FINISHED. Four slots left the smoke test without one in CI.
+    flink_taskmanager_memory: str = "2048m"
+    flink_task_slots: int = 6
     # Python UDF bundles flush after this many ms; the default 1000 ms puts a second of latency
     # on every record. The chat job flushes once per bundle, and its cost is per bundle (Beam's
     # round trips), not per message: `bench.job_load` at 2,000 msg/s measured 0.63 of a core
@@ -124,6 +127,30 @@ class Settings(BaseSettings):
     moderation_duplicate_rooms: int = Field(default=3, ge=2)  # the same text, in 30 s
     moderation_blocked_burst: int = Field(default=3, ge=2)  # blocked messages in 60 s
     moderation_stream_mute_s: int = Field(default=120, ge=1)
+
+    # The monitor (server/monitor.py, domain/monitoring): how often it samples the pipeline's
+    # health into InfluxDB and evaluates the alerts, and the alerts' thresholds (the seed's).
+    monitor_interval_s: float = Field(default=10.0, gt=0)
+    alert_queue_depth: int = Field(default=10_000, ge=1)  # critical: a consumer group's lag
+    alert_redis_memory_ratio: float = Field(default=0.8, gt=0)  # warning: used / limit
+    # The limit Redis memory is measured against; None: Redis's own maxmemory.
+    alert_redis_memory_limit_bytes: int | None = Field(default=None, ge=1)
+    alert_checkpoint_age_s: float = Field(default=120.0, gt=0)  # critical: a job not checkpointing
+    # The consumer groups whose lag is a queue's depth: the Flink jobs' and the graph sync's.
+    # Groups named here that do not exist yet are skipped.
+    monitor_consumer_groups: list[str] = Field(
+        default_factory=lambda: [
+            "chat-persist",
+            "moderation-queue",
+            "moderation-abuse",
+            "metrics",
+            "studyhub-graph-sync",
+        ]
+    )
+    # The Flink jobs that must be running (and checkpointing).
+    monitor_flink_jobs: list[str] = Field(
+        default_factory=lambda: ["chat-persist", "moderation", "metrics"]
+    )
 
     # Chat sends per user: a steady rate and a burst (token bucket in the gateway).
     chat_rate_per_s: float = Field(default=10.0, gt=0)

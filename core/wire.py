@@ -65,6 +65,11 @@ def id_lease_key(generator_id: int) -> str:
     return f"idgen:lease:{generator_id}"
 
 
+def monitor_heartbeat_key() -> str:
+    """When the monitor (server/monitor.py) last finished a round; expires after three."""
+    return "monitor:heartbeat"
+
+
 def rate_limit_key(namespace: str, scope: str, subject: str, window: int) -> str:
     """One fixed rate-limit window of one subject."""
     return f"{namespace}:{scope}:{subject}:{window}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import buddies, chat, groups, moderation, presence, rooms, social, users
+from api.routes import admin, buddies, chat, groups, moderation, presence, rooms, social, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
@@ -15,4 +15,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     chat.router,
     presence.router,
     moderation.router,
+    admin.router,
 )

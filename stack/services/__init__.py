@@ -16,6 +16,7 @@ from stack.services.flink_jobs import (
 from stack.services.influxdb import InfluxDBService
 from stack.services.kafka import KafkaService
 from stack.services.mariadb import MariaDBShard
+from stack.services.monitor import MonitorService
 from stack.services.neo4j import Neo4jService
 from stack.services.redis import RedisService
 
@@ -38,16 +39,17 @@ def all_services(settings: Settings) -> list[Service]:
         ModerationJob(settings),
         MetricsJob(settings),
         DagsterDaemon(settings),
+        MonitorService(settings),
     ]
 
 
 def start_waves(services: list[Service]) -> list[list[Service]]:
     """Groups that may start concurrently; a later wave needs the earlier ones up."""
     # The webserver and the daemon read the code server; jobs need the TaskManager; the
-    # daemon's health is read through the webserver.
+    # daemon's health is read through the webserver; the monitor watches the jobs.
     second_kinds = (FlinkTaskManager, ApiService, DagsterCodeServer)
     third_kinds = (FlinkJob, DagsterWebserver)
-    fourth_kinds = (DagsterDaemon,)
+    fourth_kinds = (DagsterDaemon, MonitorService)
     later = (*second_kinds, *third_kinds, *fourth_kinds)
     first: list[Service] = [s for s in services if not isinstance(s, later)]
     second: list[Service] = [s for s in services if isinstance(s, second_kinds)]

@@ -123,6 +123,7 @@ def test_cli_status_reports_every_service_healthy() -> None:
         "chat-persist",
         "moderation",
         "metrics",
+        "monitor",
     }
     assert [s["name"] for s in statuses if s["state"] != "running"] == []
     assert all(s["version"] not in ("-", "?") for s in statuses)

@@ -6,11 +6,14 @@ from core.db.models.chat import ChatMessage
 from core.db.models.graph import FriendSuggestion, UserGraphMetrics
 from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
 from core.db.models.moderation import ModerationEvent, ModerationItem, ModerationReview
+from core.db.models.monitoring import Alert, AlertEvent
 from core.db.models.rooms import RoomBan, RoomInvite, RoomParticipant, StudyRoom
 from core.db.models.social import FriendRequest, Friendship, UserBlock
 from core.db.models.users import User
 
 __all__ = [
+    "Alert",
+    "AlertEvent",
     "Base",
     "BuddyRequest",
     "ChatMessage",
