@@ -646,7 +646,7 @@ def write_report(report: dict[str, Any]) -> Path:
     return md_path
 
 
-def _rates(text: str) -> list[float]:
+def rates(text: str) -> list[float]:
     try:
         rates = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -666,7 +666,8 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
-def main(argv: list[str] | None = None) -> Path:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (``argv``, or the process's), checked; ``argv`` kept for the report."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -676,7 +677,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--rooms", type=int, default=None, help="rooms; sets --room-size")
     parser.add_argument("--rate", type=float, default=100, help="fixed messages/s in all (100)")
     parser.add_argument("--duration", type=float, default=20, help="fixed phase seconds (20)")
-    parser.add_argument("--sweep", type=_rates, default=[], help="rates to step through")
+    parser.add_argument("--sweep", type=rates, default=[], help="rates to step through")
     parser.add_argument("--step", type=float, default=8, help="seconds per sweep step (8)")
     parser.add_argument(
         "--moderation",
@@ -714,6 +715,11 @@ def main(argv: list[str] | None = None) -> Path:
     if args.scale and args.sweep:
         parser.error("--scale and --sweep are separate runs; give one of them")
     args.argv = sys.argv[1:] if argv is None else argv
+    return args
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     report = uvloop.run(run(args, get_settings()))
     path = write_report(report)

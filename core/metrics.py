@@ -39,6 +39,11 @@ ROOM_ACTIVITY: Final = "room_activity"
 KAFKA_LAG: Final = "kafka_lag"
 REDIS_MEMORY: Final = "redis_memory"
 FLINK_JOB: Final = "flink_job"
+# The chat path's own timings over the monitor's window (tag window_s): message deliveries
+# (delivered, dropped, success, p50_ms, p95_ms, p99_ms) and room joins (joins, p50_ms,
+# p95_ms, max_ms). A percentile is its histogram bucket's upper bound.
+CHAT_DELIVERY: Final = "chat_delivery"
+ROOM_JOIN: Final = "room_join"
 COMMUNITY: Final = "community"
 MODERATION_ACTIONS: Final = "moderation_actions"
 Period = Literal["1m", "1h", "1d"]

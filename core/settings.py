@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     # The limit Redis memory is measured against; None: Redis's own maxmemory.
     alert_redis_memory_limit_bytes: int | None = Field(default=None, ge=1)
     alert_checkpoint_age_s: float = Field(default=120.0, gt=0)  # critical: a job not checkpointing
+    alert_join_p95_ms: float = Field(default=1000.0, gt=0)  # critical: a room join > 1 s
+    alert_delivery_p95_ms: float = Field(default=500.0, gt=0)  # warning: message latency
+    alert_delivery_success: float = Field(default=0.99, gt=0, le=1)  # critical: below it
+    # The chat path's timings are judged over this many past seconds (every process's, summed).
+    monitor_window_s: int = Field(default=30, ge=2)
     # The consumer groups whose lag is a queue's depth: the Flink jobs' and the graph sync's.
     # Groups named here that do not exist yet are skipped.
     monitor_consumer_groups: list[str] = Field(

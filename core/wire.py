@@ -70,6 +70,12 @@ def monitor_heartbeat_key() -> str:
     return "monitor:heartbeat"
 
 
+def health_key(second: int) -> str:
+    """The chat path's own timings and counts flushed during one second (domain.monitoring
+    .timings): a hash of histogram buckets and counters, summed over every process."""
+    return f"health:{second}"
+
+
 def rate_limit_key(namespace: str, scope: str, subject: str, window: int) -> str:
     """One fixed rate-limit window of one subject."""
     return f"{namespace}:{scope}:{subject}:{window}"

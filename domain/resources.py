@@ -7,6 +7,7 @@ to each domain function as its first argument. Both transports share the one con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from domain.errors import store_unavailable
 from domain.limits import RateLimiter, SendLimits
 from domain.moderation.filter import WordFilter
 from domain.moderation.rules import compiled as compiled_filter
+from domain.monitoring.timings import Timings, keep_flushing
 from domain.room_state import RoomStateStore
 from ingest.publisher import EventPublisher
 
@@ -53,10 +55,12 @@ class Resources:
     sends: SendLimits = field(init=False)
     acks: AckLog = field(init=False)
     word_filter: WordFilter = field(init=False)  # the chat's (domain.moderation)
+    timings: Timings = field(init=False)  # joins and deliveries, for the monitor
 
     def __post_init__(self) -> None:
         self.sends = SendLimits(self.settings.chat_rate_per_s, self.settings.chat_burst)
         self.acks = AckLog(self.redis)
+        self.timings = Timings()
         self.word_filter = compiled_filter(
             tuple(self.settings.moderation_extra_words),
             tuple(self.settings.moderation_allow_words),
@@ -141,10 +145,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         ),
     )
     renewer = asyncio.get_running_loop().create_task(_renew_lease(redis, generator_id, owner))
+    flusher = asyncio.get_running_loop().create_task(keep_flushing(redis, resources.timings))
     try:
         yield resources
     finally:
         renewer.cancel()
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher  # its last flush
         await redis.delete(wire.id_lease_key(generator_id))
         resources.publisher.close()
         await resources.graph.close()

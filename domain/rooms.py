@@ -19,6 +19,7 @@ from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimer
 from core.frames import RoomChanged
 from domain.errors import Conflict, Forbidden, NotFound, Unavailable
 from domain.moderation.policy import Policy, policy_of
+from domain.monitoring import timings
 from domain.resources import Resources
 from domain.room_state import JoinOutcome, LeaveOutcome, RoomState, next_timer
 from domain.schemas.rooms import ParticipantOut, RoomCreateIn, RoomOut, TimerIn, TimerOut
@@ -253,18 +254,27 @@ async def join_room(
     res: Resources, room_id: int, user_id: int, *, invited: bool = False
 ) -> RoomOut:
     """Join (idempotent): one Redis script (capacity checked and the seat taken atomically, the
-    room's state read in the same call), one MySQL statement, then the announcements."""
+    room's state read in the same call), one MySQL statement, then the announcements. Its
+    time, refused or not, goes to the monitor's join latency (domain.monitoring.timings)."""
+    started = time.perf_counter()
+    try:
+        return await _join_room(res, room_id, user_id, invited=invited)
+    finally:
+        res.timings.observe(timings.JOIN, (time.perf_counter() - started) * 1000)
+
+
+async def _join_room(res: Resources, room_id: int, user_id: int, *, invited: bool) -> RoomOut:
     topic = await _topic(res, room_id)
     outcome, count, state = await res.rooms.join(room_id, topic, user_id, invited=invited)
     if outcome is JoinOutcome.NOT_CACHED or state is None:  # evicted: load it, try again
         await ensure_cached(res, room_id)
-        return await join_room(res, room_id, user_id, invited=invited)
+        return await _join_room(res, room_id, user_id, invited=invited)
     if outcome is JoinOutcome.PRIVATE:
         if not await _is_invited(res, room_id, user_id):
             raise NotFound(f"room {room_id} does not exist")
         if await _blocked_by(res, state.owner_id, user_id):
             raise Forbidden("the owner of this private room has blocked you", code="blocked")
-        return await join_room(res, room_id, user_id, invited=True)
+        return await _join_room(res, room_id, user_id, invited=True)
     if outcome is JoinOutcome.BANNED:
         raise Forbidden(f"a moderator banned you from room {room_id}", code="banned_from_room")
     if outcome is JoinOutcome.FULL:

@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi import WebSocket
@@ -45,6 +46,7 @@ from core.frames import (
 )
 from domain import chat, presence
 from domain.errors import Unavailable
+from domain.monitoring import timings
 from domain.resources import Resources
 from realtime.uvicorn_ws import FRAME_WRITER, text_frame
 
@@ -86,6 +88,26 @@ def message_seq(frame: str) -> int | None:
 def masked_author(frame: str) -> int | None:
     """The author of a masked message frame (they are sent their own words instead)."""
     return int(json.loads(frame)["user_id"]) if frame.endswith(MASKED_SUFFIX) else None
+
+
+def _room_frame(frame: str) -> tuple[int | None, int | None, int | None, str | None]:
+    """What the fan-out needs of a room frame, parsed once however many follow the room: a
+    message's seq, the user a frame is about (not sent to them), a masked message's author
+    and a message's ``created_at``."""
+    if frame.startswith(MESSAGE_PREFIX):
+        message = json.loads(frame)
+        author = int(message["user_id"]) if frame.endswith(MASKED_SUFFIX) else None
+        return int(message["seq"]), None, author, str(message["created_at"])
+    if frame.startswith(ABOUT_A_USER_PREFIXES):
+        return None, int(json.loads(frame)["user_id"]), None, None
+    return None, None, None, None
+
+
+def _ms_since(wire_time: str | None) -> float:
+    """Milliseconds from a frame's ``created_at`` (core.frames.wire_time) to now."""
+    if wire_time is None:
+        return 0.0
+    return (time.time() - datetime.fromisoformat(wire_time).timestamp()) * 1000
 
 
 def plan(after_seq: int, last_seq: int, limit: int) -> tuple[int, SeqRange | None]:
@@ -230,13 +252,12 @@ class Hub:
                 self._deliver(conn, frame, data)
 
     def fan_out_room(self, room_id: int, frame: str) -> None:
-        """A room frame to each follower: in seq order, each seq once, holds respected."""
-        seq = message_seq(frame)
-        about = None
-        if seq is None and frame.startswith(ABOUT_A_USER_PREFIXES):
-            about = json.loads(frame)["user_id"]
-        author = None if seq is None else masked_author(frame)
+        """A room frame to each follower: in seq order, each seq once, holds respected. A
+        message's live deliveries, their latency (from the gateway's accept, ``created_at``)
+        and the ones a socket was too slow for go to the monitor (domain.monitoring.timings)."""
+        seq, about, author, accepted = _room_frame(frame)
         data = text_frame(frame.encode())  # framed once, written to every follower
+        delivered = dropped = 0
         for conn in list(self.rooms.get(room_id, ())):
             feed = conn.feeds.get(room_id)
             if feed is None or conn.user_id == about:
@@ -244,6 +265,7 @@ class Hub:
             if feed.held is not None:
                 if len(feed.held) >= SEND_QUEUE:
                     conn.close_slow()  # cannot hold more: treat as too slow
+                    dropped += seq is not None
                     continue
                 feed.held.append((seq, frame))
             elif seq is None:
@@ -252,12 +274,33 @@ class Hub:
                 continue  # a replay after a job restore: the socket has it
             elif seq == feed.delivered + 1 and conn.user_id != author:
                 feed.delivered = seq
-                self._deliver(conn, frame, data)
+                if conn.push(frame, data):
+                    delivered += 1
+                else:
+                    dropped += 1
+                    conn.close_slow()
             else:
                 # A gap (the pub/sub connection dropped a moment), or the author of a masked
                 # message, whose own words are in MySQL: read from there, in order.
                 feed.held = [(seq, frame)]
                 self._spawn(self._backfill(conn, room_id, feed))
+        self._record(accepted, delivered, dropped)
+
+    def _record(self, accepted: str | None, delivered: int, dropped: int) -> None:
+        if delivered:
+            self.res.timings.count(timings.DELIVERED, delivered)
+            self.res.timings.observe(timings.DELIVERY, _ms_since(accepted), delivered)
+        if dropped:
+            self.res.timings.count(timings.DROPPED, dropped)
+
+    def _deliver_held(self, conn: Connection, frame: str) -> None:
+        """A held live message, released: counted as a delivery, its wait included."""
+        accepted = _room_frame(frame)[3]
+        if conn.push(frame):
+            self._record(accepted, 1, 0)
+        else:
+            self._record(accepted, 0, 1)
+            conn.close_slow()
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -369,7 +412,7 @@ class Hub:
                 continue
             elif tries <= 0 or (seq == feed.delivered + 1 and conn.user_id != masked_author(frame)):
                 feed.delivered = seq
-                self._deliver(conn, frame)
+                self._deliver_held(conn, frame)
             else:  # a gap inside the hold (or the author's masked message): read it, then on
                 feed.held = held[index:]
                 self._spawn(self._backfill(conn, room_id, feed, tries))

@@ -38,6 +38,7 @@ def sample(settings: Settings) -> dict[str, list[probes.Sample] | probes.ProbeFa
         "kafka": lambda: probes.kafka_lag(settings, settings.monitor_consumer_groups),
         "redis": lambda: probes.redis_memory(settings),
         "flink": lambda: probes.flink_jobs(settings, settings.monitor_flink_jobs),
+        "chat": lambda: probes.chat_path(settings),
     }
     for name, call in calls.items():
         try:

@@ -39,6 +39,7 @@ PROBE_RULES: Final = {
     "kafka": ("queue_depth",),
     "redis": ("redis_memory",),
     "flink": ("flink_job", "checkpoint_age"),
+    "chat": ("join_latency", "delivery_latency", "delivery_success"),
 }
 
 
@@ -111,6 +112,22 @@ def _conditions(sample: Sample, settings: Settings) -> list[Condition]:
                 f"(threshold {limit:.0%})",
             )
         ]
+    if sample.measurement == "room_join" and "p95_ms" in f:
+        p95, limit = float(f["p95_ms"]), settings.alert_join_p95_ms
+        return [
+            Condition(
+                "join_latency",
+                "rooms",
+                "critical",
+                p95,
+                limit,
+                p95 > limit,
+                f"room joins take {p95:,.0f} ms at p95 over the last {tags['window_s']} s, "
+                f"{int(f['joins']):,} joins (threshold {limit:,.0f} ms)",
+            )
+        ]
+    if sample.measurement == "chat_delivery":
+        return _delivery_conditions(sample, settings)
     if sample.measurement == "flink_job":
         job, running, age = tags["job"], bool(f["running"]), float(f["checkpoint_age_s"])
         limit = settings.alert_checkpoint_age_s
@@ -138,6 +155,40 @@ def _conditions(sample: Sample, settings: Settings) -> list[Condition]:
             ),
         ]
     return []
+
+
+def _delivery_conditions(sample: Sample, settings: Settings) -> list[Condition]:
+    f, window = sample.fields, sample.tags["window_s"]
+    conditions: list[Condition] = []
+    if "p95_ms" in f:
+        p95, limit = float(f["p95_ms"]), settings.alert_delivery_p95_ms
+        conditions.append(
+            Condition(
+                "delivery_latency",
+                "chat",
+                "warning",
+                p95,
+                limit,
+                p95 > limit,
+                f"messages reach their readers in {p95:,.0f} ms at p95 over the last {window} s"
+                f" (threshold {limit:,.0f} ms)",
+            )
+        )
+    if "success" in f:
+        share, limit = float(f["success"]), settings.alert_delivery_success
+        conditions.append(
+            Condition(
+                "delivery_success",
+                "chat",
+                "critical",
+                share,
+                limit,
+                share < limit,
+                f"{share:.2%} of message deliveries succeeded over the last {window} s,"
+                f" {int(f['dropped']):,} dropped for sockets too slow (threshold {limit:.0%})",
+            )
+        )
+    return conditions
 
 
 def _open_key(scope: str, rule: str, subject: str) -> str:

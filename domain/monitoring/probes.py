@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 
 from core import metrics
 from core.settings import Settings
+from domain.monitoring import timings
 
 _TIMEOUT_S = 5.0
 
@@ -111,6 +112,41 @@ def redis_memory(settings: Settings) -> list[Sample]:
     if limit > 0:
         fields["ratio"] = used / limit
     return [Sample(metrics.REDIS_MEMORY, {}, fields)]
+
+
+def _capped(ms: float | None) -> float:
+    """A percentile for InfluxDB, which stores no infinity: past the last bucket reads as it."""
+    return min(ms if ms is not None else 0.0, float(timings.BOUNDS_MS[-1]))
+
+
+def chat_path(settings: Settings) -> list[Sample]:
+    """The chat path's own timings over the last ``monitor_window_s`` seconds, summed over
+    every API and gateway process (domain.monitoring.timings): message deliveries (latency
+    percentiles, and the share not dropped for a socket too slow) and room joins."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=_TIMEOUT_S)
+    try:
+        window = timings.read_window(client, settings.monitor_window_s)
+    except redis.RedisError as error:
+        raise ProbeFailed(f"Redis at {settings.redis_url}: {error}") from error
+    finally:
+        client.close()
+    delivered = window.counts.get(timings.DELIVERED, 0)
+    dropped = window.counts.get(timings.DROPPED, 0)
+    delivery: dict[str, float | int | bool] = {"delivered": delivered, "dropped": dropped}
+    if delivered + dropped:
+        delivery["success"] = delivered / (delivered + dropped)
+    if window.total(timings.DELIVERY):
+        for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+            delivery[name] = _capped(window.percentile(timings.DELIVERY, q))
+    joins: dict[str, float | int | bool] = {"joins": window.total(timings.JOIN)}
+    if joins["joins"]:
+        for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("max_ms", 1.0)):
+            joins[name] = _capped(window.percentile(timings.JOIN, q))
+    tags = {"window_s": str(settings.monitor_window_s)}
+    return [
+        Sample(metrics.CHAT_DELIVERY, tags, delivery),
+        Sample(metrics.ROOM_JOIN, tags, joins),
+    ]
 
 
 def _flink(settings: Settings, path: str) -> Any:

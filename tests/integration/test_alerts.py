@@ -1,6 +1,7 @@
 """The monitor's alerts against the real stack: each threshold's condition is forced on the real
 service (a consumer group left behind, Redis filled past a lowered limit, a Flink job that is
-not running, Kafka unreachable), a round of the monitor (server.monitor.run_once, the code the
+not running, Kafka unreachable, a room join held up by a row lock in MySQL, a socket too slow
+for its room's messages), a round of the monitor (server.monitor.run_once, the code the
 stack's monitor runs) fires the alert, the condition is lifted and the next round resolves
 it. The rounds run in a scope of their own, so the stack's monitor never touches them; the
 API serves them to moderators only."""
@@ -8,9 +9,13 @@ API serves them to moderators only."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket as stdlib_socket
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -18,9 +23,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from influxdb_client.client.influxdb_client import InfluxDBClient
+from sqlalchemy import text
 from typer.testing import CliRunner
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
-from core import metrics
+from core import metrics, wire
+from core.db.sharding import ShardRouter
+from core.frames import Message, wire_time
 from core.settings import Settings
 from domain.monitoring.alerts import Condition
 from domain.resources import open_resources
@@ -42,6 +52,26 @@ def _round(settings: Settings, scope: str) -> list[tuple[str, Condition]]:
 
 def _changes(changes: list[tuple[str, Condition]], rule: str) -> list[tuple[str, str]]:
     return [(change, c.subject) for change, c in changes if c.rule == rule]
+
+
+def _any(_: Condition) -> bool:
+    return True
+
+
+def _rounds_until(
+    settings: Settings, scope: str, rule: str, wanted: Callable[[Condition], bool], timeout: float
+) -> list[tuple[str, str]]:
+    """Rounds, one a second, until one changes ``rule``'s alerts; its changes (the condition is
+    checked by ``wanted``). The chat path's timings reach Redis within a second and are read
+    two seconds later, so a condition shows a few seconds after it happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        changes = [(change, c) for change, c in _round(settings, scope) if c.rule == rule]
+        if changes:
+            assert all(wanted(c) for _, c in changes), changes
+            return [(change, c.subject) for change, c in changes]
+        time.sleep(1)
+    return []
 
 
 @pytest.fixture
@@ -138,7 +168,9 @@ def test_a_consumer_left_behind_fires_queue_depth_and_catching_up_resolves_it(
     # The condition coming back opens a new alert, not the old one again.
     _commit(settings, group, topic, 0)
     assert _changes(_round(forced, scope), "queue_depth") == [("firing", f"{group}/{topic}")]
-    reopened = moderator.http.get("/admin/alerts", params={"state": "firing"}).json()["items"]
+    reopened = moderator.http.get(
+        "/admin/alerts", params={"state": "firing", "rule": "queue_depth"}
+    ).json()["items"]
     reopened_ids = [a["id"] for a in reopened if a["scope"] == scope]
     assert len(reopened_ids) == 1
     assert reopened_ids[0] != alert["id"]
@@ -242,3 +274,98 @@ def test_the_stacks_monitor_writes_the_pipelines_health(
     }
     assert fields["used_bytes"] > 0
     assert 0 < fields["ratio"] < 1
+    # The chat path's counts are written every round, busy or quiet (counts of 0 then).
+    for measurement, field in ((metrics.CHAT_DELIVERY, "delivered"), (metrics.ROOM_JOIN, "joins")):
+        flux = (
+            f'from(bucket: "{settings.influx_bucket}") |> range(start: -1m)'
+            f' |> filter(fn: (r) => r._measurement == "{measurement}" and r._field == "{field}")'
+            " |> last()"
+        )
+        counts = [r.get_value() for t in influx.query_api().query(flux) for r in t.records]
+        assert len(counts) == 1, (measurement, counts)
+        assert counts[0] >= 0
+
+
+def test_a_room_join_held_up_past_a_second_fires_join_latency_and_resolves(
+    settings: Settings, scope: str, people: People, mysql: ShardRouter
+) -> None:
+    """Bob's join waits on a row lock: an uncommitted insert of his own seat, held 1.5 s by
+    another MySQL session. The seed's threshold (1 s) is not lowered."""
+    require(settings, "mariadb-0", "redis", "kafka", "flink-jobmanager")
+    alice, bob = people.register(), people.register()
+    room_id = int(alice.http.post("/rooms", json={"name": "slow", "topic": "t"}).json()["id"])
+    window = settings.model_copy(update={"monitor_window_s": 5})
+    _rounds_until(window, scope, "join_latency", _any, timeout=4)  # settle: none open
+    status: list[int] = []
+    with mysql.engine_for_room(room_id).connect() as holder:
+        holder.execute(
+            text(
+                "INSERT INTO room_participants (room_id, user_id, role) VALUES (:r, :u, 'member')"
+            ),
+            {"r": room_id, "u": bob.id},
+        )
+        joining = threading.Thread(
+            target=lambda: status.append(bob.http.post(f"/rooms/{room_id}/join").status_code)
+        )
+        started = time.monotonic()
+        joining.start()
+        time.sleep(1.5)
+        holder.rollback()
+    joining.join(timeout=30)
+    took = time.monotonic() - started
+    assert status == [200]
+    assert took >= 1.5
+    fired = _rounds_until(window, scope, "join_latency", lambda c: c.value > 1000, timeout=20)
+    assert fired == [("firing", "rooms")]
+    # No slow join in the next window: resolved, once.
+    resolved = _rounds_until(window, scope, "join_latency", _any, timeout=30)
+    assert resolved == [("resolved", "rooms")]
+
+
+def test_a_socket_too_slow_for_its_room_fires_delivery_success_and_resolves(
+    api_url: str, settings: Settings, scope: str, people: People, redis_conn: redis.Redis
+) -> None:
+    """A follower that reads nothing while its room's messages pour in (published where the
+    persistence job publishes them) is cut off: the frames it could not take are dropped
+    deliveries, and the share delivered falls under 99 %."""
+    alice = people.register()
+    room_id = int(alice.http.post("/rooms", json={"name": "fast", "topic": "t"}).json()["id"])
+    window = settings.model_copy(update={"monitor_window_s": 5})
+    _rounds_until(window, scope, "delivery_success", _any, timeout=4)
+    token = str(alice.http.headers["Authorization"]).removeprefix("Bearer ")
+    host, port = api_url.removeprefix("http://").split(":")
+    sock = stdlib_socket.socket()
+    sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    with connect(f"ws://{host}:{port}/ws?token={token}", sock=sock, max_size=None) as ws:
+        ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
+        while json.loads(ws.recv(timeout=10)).get("type") != "subscribed":
+            pass
+        pad = "x" * 10_000
+        with redis_conn.pipeline(transaction=False) as pipe:
+            for seq in range(1, 1_501):
+                frame = Message(
+                    room_id=room_id,
+                    seq=seq,
+                    message_id=seq,
+                    user_id=alice.id + 1,
+                    body=pad,
+                    created_at=wire_time(datetime.now(UTC)),
+                    client_msg_id=f"slow-{seq}",
+                )
+                pipe.publish(wire.room_channel(room_id), frame.to_json())
+            pipe.execute()
+        fired = _rounds_until(
+            window, scope, "delivery_success", lambda c: c.value < 0.99, timeout=20
+        )
+        assert fired == [("firing", "chat")]
+        closed = None
+        try:
+            while True:
+                ws.recv(timeout=30)
+        except ConnectionClosed as error:
+            closed = error
+        assert closed.rcvd is not None
+        assert closed.rcvd.code == 1013  # it was cut off
+    resolved = _rounds_until(window, scope, "delivery_success", _any, timeout=30)
+    assert resolved == [("resolved", "chat")]

@@ -23,6 +23,8 @@ from core.settings import Settings
 pytestmark = pytest.mark.integration
 
 EXPECTED_TABLES = {
+    "alerts",
+    "alert_events",
     "user_graph_metrics",
     "friend_suggestions",
     "users",

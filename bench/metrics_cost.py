@@ -1,0 +1,203 @@
+"""What the metrics job costs the chat: the sustained rate with it running beside the rate
+without it, and the job's CPU.
+
+    .venv/bin/python -m bench.metrics_cost [--rounds 2] [--clients 1000] [--room-size 20]
+        [--rate 200] [--duration 20] [--sweep 400,600,800,900,1000] [--step 10]
+
+Each round runs bench.chat_load twice on the running stack, once with the metrics job and
+once without it (``studyhub stack down metrics``, then ``up metrics`` again), swapping which
+goes first each round so that a stack warming up favours neither. Each run is a fixed phase
+at ``--rate`` (where the TaskManager's CPU is compared: with the job it runs the job's JVM
+side and its Python writer) and a sweep that stops at the first rate not sustained (the
+chat_load's rule: delivery p95 under its bound, every message delivered, the rate offered).
+
+The ratio reported is the best sustained rate with the job over the best without (issue 12
+asks for at least 0.9). The job's CPU is the TaskManager's CPU share with the job minus
+without it, at the fixed rate, the mean over the rounds. The report goes to
+bench/results/metrics-cost-<timestamp>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvloop
+from rich.console import Console
+
+from bench import chat_load
+from core.settings import REPO_ROOT, get_settings
+
+RESULTS = REPO_ROOT / "bench" / "results"
+STUDYHUB = REPO_ROOT / ".venv" / "bin" / "studyhub"
+TASKMANAGER = "flink-taskmanager"
+console = Console()
+
+
+def _stack(action: str) -> None:
+    result = subprocess.run(
+        [str(STUDYHUB), "stack", action, "metrics"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"studyhub stack {action} metrics failed:\n{result.stdout}{result.stderr}")
+
+
+def _one_run(args: argparse.Namespace, with_job: bool) -> dict[str, Any]:
+    load_args = [
+        "--clients", str(args.clients), "--room-size", str(args.room_size),
+        "--rate", str(args.rate), "--duration", str(args.duration),
+        "--sweep", ",".join(f"{r:g}" for r in args.sweep), "--step", str(args.step),
+    ]  # fmt: skip
+    parsed = chat_load.parse_args(load_args)
+    report = uvloop.run(chat_load.run(parsed, get_settings()))
+    fixed = report["processes"].get(TASKMANAGER, {})
+    return {
+        "metrics_job": with_job,
+        "max_sustained_rate": report.get("max_sustained_rate"),
+        "fixed_rate": args.rate,
+        "fixed_delivery_p95_ms": report["metrics"]["delivery"]["p95"],
+        "taskmanager_cpu_share": fixed.get("cpu_share"),
+        "steps": [
+            {
+                "rate": phase["rate"],
+                "delivery_p95_ms": phase["metrics"]["delivery"]["p95"],
+                "delivery_rate": phase["delivery_rate"],
+                "sustained": phase["sustained"],
+            }
+            for phase in report["phases"][1:]
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    try:
+        for round_no in range(args.rounds):
+            order = [True, False] if round_no % 2 == 0 else [False, True]
+            for with_job in order:
+                _stack("up" if with_job else "down")
+                if with_job:
+                    time.sleep(args.settle)  # its catch-up from midnight is not steady state
+                console.print(
+                    f"round {round_no + 1}: chat with the metrics job "
+                    f"{'running' if with_job else 'stopped'}"
+                )
+                result = _one_run(args, with_job)
+                result["round"] = round_no + 1
+                runs.append(result)
+                console.print(
+                    f"  sustained {result['max_sustained_rate']}/s, TaskManager CPU "
+                    f"{result['taskmanager_cpu_share']} at {args.rate:g}/s"
+                )
+    finally:
+        _stack("up")  # leave the stack as it was found
+    return {"kind": "metrics_cost", "runs": runs, **summarize(runs)}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def best(with_job: bool) -> float | None:
+        rates = [r["max_sustained_rate"] or 0 for r in runs if r["metrics_job"] is with_job]
+        return max(rates) if rates else None
+
+    def cpu(with_job: bool) -> float | None:
+        shares = [
+            r["taskmanager_cpu_share"]
+            for r in runs
+            if r["metrics_job"] is with_job and r["taskmanager_cpu_share"] is not None
+        ]
+        return round(statistics.mean(shares), 3) if shares else None
+
+    on, off = best(True), best(False)
+    cpu_on, cpu_off = cpu(True), cpu(False)
+    return {
+        "best_with_job": on,
+        "best_without_job": off,
+        "ratio": round(on / off, 3) if on is not None and off else None,
+        "taskmanager_cpu_with_job": cpu_on,
+        "taskmanager_cpu_without_job": cpu_off,
+        "job_cpu_share": (
+            round(cpu_on - cpu_off, 3) if cpu_on is not None and cpu_off is not None else None
+        ),
+    }
+
+
+def write_report(report: dict[str, Any], command: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report["command"] = command
+    (RESULTS / f"metrics-cost-{stamp}.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        "# What the metrics job costs the chat",
+        "",
+        f"`{command}`",
+        "",
+        "| round | metrics job | highest sustained rate | first step not sustained "
+        "| TaskManager CPU share at the fixed rate |",
+        "|---|---|---|---|---|",
+    ]
+    for r in report["runs"]:
+        failed = next((s for s in r["steps"] if not s["sustained"]), None)
+        stopped = (
+            f"{failed['rate']:g}/s: delivery p95 {failed['delivery_p95_ms']} ms, "
+            f"delivered {failed['delivery_rate']}"
+            if failed
+            else "none"
+        )
+        lines.append(
+            f"| {r['round']} | {'running' if r['metrics_job'] else 'stopped'} "
+            f"| {r['max_sustained_rate']} | {stopped} | {r['taskmanager_cpu_share']} |"
+        )
+    lines += [
+        "",
+        f"Best with the job: {report['best_with_job']}/s; without: "
+        f"{report['best_without_job']}/s; ratio {report['ratio']} (the bar: 0.9).",
+        f"The job's CPU at the fixed rate: {report['job_cpu_share']} of a core "
+        f"(TaskManager {report['taskmanager_cpu_with_job']} with it, "
+        f"{report['taskmanager_cpu_without_job']} without).",
+    ]
+    path = RESULTS / f"metrics-cost-{stamp}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="with/without pairs (2)")
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients (1000)")
+    parser.add_argument("--room-size", type=int, default=20, help="clients per room (20)")
+    parser.add_argument("--rate", type=float, default=200, help="fixed phase's rate, msg/s (200)")
+    parser.add_argument("--duration", type=float, default=20, help="fixed phase seconds (20)")
+    parser.add_argument(
+        "--sweep",
+        type=chat_load.rates,
+        default=[400.0, 600.0, 800.0, 900.0, 1000.0],
+        help="sweep rates (400,600,800,900,1000)",
+    )
+    parser.add_argument("--step", type=float, default=10, help="seconds per sweep step (10)")
+    parser.add_argument(
+        "--settle", type=float, default=60, help="seconds after the job starts before a run (60)"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    argv_used = sys.argv[1:] if argv is None else argv
+    report = run(args)
+    path = write_report(report, "python -m bench.metrics_cost " + " ".join(argv_used))
+    console.print(path.read_text())
+    return path
+
+
+if __name__ == "__main__":
+    main()
