@@ -21,8 +21,13 @@ class AlertEventOut(BaseModel):
 class AlertOut(BaseModel):
     id: int
     scope: str = Field(description="The monitor that owns it (`stack` for the stack's own).")
-    rule: str = Field(description="queue_depth, redis_memory, flink_job, checkpoint_age or probe.")
-    subject: str = Field(description="What it is about: group/topic, redis, a Flink job.")
+    rule: str = Field(
+        description="queue_depth, redis_memory, flink_job, checkpoint_age, join_latency,"
+        " delivery_latency, delivery_success or probe."
+    )
+    subject: str = Field(
+        description="What it is about: group/topic, redis, a Flink job, rooms (joins), chat."
+    )
     severity: Literal["critical", "warning"]
     state: AlertState
     value: float = Field(description="The last value measured while it was open.")
