@@ -96,11 +96,15 @@ class RoomCreated(RoomEvent):
 class RoomJoined(RoomEvent):
     type: Literal["room.joined"] = "room.joined"
     participant_count: int
+    # The room's focus clock (ms its shared timer has run in focus) at this moment: a session's
+    # focus time is the leave's clock less the join's (pipelines/metrics, focus sessions).
+    room_focus_ms: int = 0
 
 
 class RoomLeft(RoomEvent):
     type: Literal["room.left"] = "room.left"
     participant_count: int
+    room_focus_ms: int = 0
 
 
 class RoomClosed(RoomEvent):

@@ -76,6 +76,13 @@ def health_key(second: int) -> str:
     return f"health:{second}"
 
 
+def leaderboard_key(scope: str, start: str, end: str, user_id: int) -> str:
+    """A cached focus leaderboard (domain.focus): the global one per period, a user's friends'
+    one per period and user."""
+    who = "all" if scope == "global" else str(user_id)
+    return f"leaderboard:{scope}:{start}:{end}:{who}"
+
+
 def rate_limit_key(namespace: str, scope: str, subject: str, window: int) -> str:
     """One fixed rate-limit window of one subject."""
     return f"{namespace}:{scope}:{subject}:{window}"

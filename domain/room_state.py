@@ -1,7 +1,7 @@
 """Live room state in Redis: the seed's keys (core.wire), with atomic, idempotent join and leave.
 
 - ``wire.room_state_key``        hash: name, topic, capacity, visibility, owner_id, status, timer,
-                                  moderation
+                                  moderation, focus_ms (the focus clock)
 - ``wire.room_participants_key`` set of user ids
 - ``wire.active_rooms_key()``    sorted set of open rooms, scored by participant count
 - ``wire.active_rooms_key(t)``   the same, per topic (the listing's topic filter)
@@ -151,6 +151,7 @@ class RoomState:
     created_at_us: int
     timer: Timer = IDLE  # as stored; ``timer_at`` gives it at a moment
     moderation: Policy = DEFAULT_POLICY  # the word filter's policy (domain.moderation.policy)
+    focus_ms: int = 0  # focus run before the timer's last change (``focus_clock``)
 
     def fields(self) -> dict[str, str | int]:
         """The hash fields of the record (the timer is written by ``set_timer``)."""
@@ -183,7 +184,14 @@ class RoomState:
             created_at_us=int(raw["created_at_us"]),
             timer=_stored_timer(raw),
             moderation=policy_of(raw.get("moderation")),
+            focus_ms=int(raw.get("focus_ms") or 0),
         )
+
+    def focus_clock(self, now_ms: int) -> int:
+        """The room's focus clock at ``now_ms``: the milliseconds its shared timer has run in a
+        focus phase, all told. A session's focus time is the clock at its leave less the clock
+        at its join, which is what room events carry (``room_focus_ms``) for the focus stats."""
+        return self.focus_ms + focus_run(self.timer, now_ms)
 
     def timer_at(self, now_ms: int | None = None) -> Timer:
         """The timer as it stands at ``now_ms`` (now): a running clock's remaining time."""
@@ -299,16 +307,28 @@ class RoomStateStore:
             _SET_IF_PRESENT, 1, wire.room_state_key(room_id), "moderation", policy
         )
 
-    async def set_timer(self, room_id: int, timer: Timer) -> None:
+    async def set_timer(self, room_id: int, timer: Timer, focus_ms: int) -> None:
+        """The new timer, and the focus clock folded up to this change (``focus_clock``)."""
         await self.redis.hset(
             wire.room_state_key(room_id),
             mapping={
+                "focus_ms": focus_ms,
                 "timer_phase": timer.phase,
                 "timer_status": timer.status,
                 "timer_ends_at_ms": "" if timer.ends_at_ms is None else timer.ends_at_ms,
                 "timer_remaining_ms": "" if timer.remaining_ms is None else timer.remaining_ms,
             },
         )
+
+
+def focus_run(timer: Timer, now_ms: int) -> int:
+    """How long a timer as stored has run in focus by ``now_ms`` since it was (re)started: a
+    running focus phase started at its end less its stored remaining time, and stops at its
+    end. Anything else runs no focus."""
+    if timer.phase != "focus" or timer.status != "running" or timer.ends_at_ms is None:
+        return 0
+    started = timer.ends_at_ms - (timer.remaining_ms or 0)
+    return max(0, min(now_ms, timer.ends_at_ms) - started)
 
 
 def _stored_timer(raw: dict[str, str]) -> Timer:

@@ -39,6 +39,10 @@ def _state_of(room: StudyRoom) -> RoomState:
     )
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 async def _live_state(res: Resources, room_id: int) -> RoomState:
     """The state Redis holds right after a write of ours; 404 if the room vanished meanwhile."""
     state = await res.rooms.state(room_id)
@@ -290,7 +294,14 @@ async def _join_room(res: Resources, room_id: int, user_id: int, *, invited: boo
         except Exception as error:
             await res.rooms.leave(room_id, state.topic, user_id)  # give the seat back
             raise Unavailable("could not record the join; try again") from error
-        res.publisher.publish(RoomJoined(room_id=room_id, user_id=user_id, participant_count=count))
+        res.publisher.publish(
+            RoomJoined(
+                room_id=room_id,
+                user_id=user_id,
+                participant_count=count,
+                room_focus_ms=state.focus_clock(_now_ms()),
+            )
+        )
         return await broadcast_room(res, "joined", user_id, room)
     return room
 
@@ -313,7 +324,14 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
         await res.db.execute(
             res.db.shard_for_room(room_id), _REMOVE_PARTICIPANT, (room_id, user_id)
         )
-        res.publisher.publish(RoomLeft(room_id=room_id, user_id=user_id, participant_count=count))
+        res.publisher.publish(
+            RoomLeft(
+                room_id=room_id,
+                user_id=user_id,
+                participant_count=count,
+                room_focus_ms=state.focus_clock(_now_ms()),
+            )
+        )
         return await broadcast_room(res, "left", user_id, room)
     return room
 
@@ -322,6 +340,7 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
     state = await access_room_as_owner(res, room_id, user_id, to="close a room")
     if state.status == "closed":
         return
+    present = await res.rooms.participants(room_id)
     async with res.db.for_room(room_id).begin() as session:
         await session.execute(
             update(StudyRoom)
@@ -330,6 +349,17 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
         )
         await session.execute(delete(RoomParticipant).where(RoomParticipant.room_id == room_id))
     await res.rooms.close(room_id, state.topic)
+    # Closing a room ends everyone's session in it: a leave each, for the focus stats.
+    focus = state.focus_clock(_now_ms())
+    for left, member in enumerate(present, start=1):
+        res.publisher.publish(
+            RoomLeft(
+                room_id=room_id,
+                user_id=member,
+                participant_count=len(present) - left,
+                room_focus_ms=focus,
+            )
+        )
     res.publisher.publish(RoomClosed(room_id=room_id, user_id=user_id))
 
 
@@ -360,7 +390,7 @@ async def change_timer(res: Resources, room_id: int, user_id: int, data: TimerIn
         break_minutes=data.break_minutes,
         now_ms=now_ms,
     )
-    await res.rooms.set_timer(room_id, timer)
+    await res.rooms.set_timer(room_id, timer, state.focus_clock(now_ms))
     res.publisher.publish(
         RoomTimerChanged(
             room_id=room_id,

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routes import admin, buddies, chat, groups, moderation, presence, rooms, social, users
+from api.routes import (
+    admin,
+    buddies,
+    chat,
+    focus,
+    groups,
+    moderation,
+    presence,
+    rooms,
+    social,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
@@ -14,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     buddies.router,
     chat.router,
     presence.router,
+    focus.router,
     moderation.router,
     admin.router,
 )

@@ -75,6 +75,7 @@ async function start() {
   $("auth").hidden = true;
   $("app").hidden = false;
   await loadRooms();
+  await loadFocus();
   connect();
   const saved = sessionStorage.getItem("room");
   if (saved) await openRoom(saved, false);
@@ -136,6 +137,36 @@ async function loadPeople() {
     return item;
   }));
 }
+
+// -- focus stats (GET /users/me/focus, GET /focus/leaderboard) ----------------------------
+
+function minutes(seconds) {
+  return seconds >= 3600 ? `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`
+    : `${Math.round(seconds / 60)} min`;
+}
+
+async function loadFocus() {
+  const mine = await api("/users/me/focus?days=7");
+  const week = mine.days.reduce((sum, d) => sum + d.seconds, 0);
+  $("focus-summary").textContent =
+    `${minutes(week)} in rooms this past week · streak ${mine.streak_days} day${mine.streak_days === 1 ? "" : "s"}`;
+  $("focus-days").replaceChildren(...mine.days.map((d) => {
+    const item = document.createElement("li");
+    item.textContent = `${d.day}: ${minutes(d.seconds)} (${minutes(d.focus_seconds)} focus)`;
+    return item;
+  }));
+  const board = await api(`/focus/leaderboard?period=${$("board-period").value}&scope=${$("board-scope").value}&limit=10`);
+  $("board").replaceChildren(...board.items.map((e) => {
+    const item = document.createElement("li");
+    item.textContent = `${e.username}: ${minutes(e.seconds)}`;
+    if (e.user_id === state.me.id) item.className = "me";
+    return item;
+  }));
+}
+
+$("focus-refresh").addEventListener("click", loadFocus);
+$("board-period").addEventListener("change", loadFocus);
+$("board-scope").addEventListener("change", loadFocus);
 
 // -- timer --------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from pyflink.table.udf import FunctionContext, TableFunction, udtf
 
 from core.events import CHAT_MESSAGES, MODERATION_EVENTS, ROOM_EVENTS, SOCIAL_EVENTS
 from core.settings import Settings, get_settings
+from pipelines.metrics.focus import focus_insert
 from pipelines.metrics.sql import (
     FIRST_USER_ID,
     LATENESS_S,
@@ -124,7 +125,10 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
     )
     tables = {
         "chat_source": (CHAT_MESSAGES, "room_id BIGINT, sender_id BIGINT"),
-        "room_source": (ROOM_EVENTS, "type STRING, room_id BIGINT, user_id BIGINT"),
+        "room_source": (
+            ROOM_EVENTS,
+            "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT",
+        ),
         "social_source": (SOCIAL_EVENTS, "type STRING, from_user_id BIGINT"),
         "moderation_source": (
             MODERATION_EVENTS,
@@ -222,9 +226,12 @@ def build_and_submit(
     config.set("table.exec.source.idle-timeout", "5000 ms")
     # A handful of rows a minute reach Python: a bundle per row, so a write never waits.
     config.set("python.fn-execution.bundle.size", "1")
-    result = t_env.execute_sql(
+    statements = t_env.create_statement_set()
+    statements.add_insert_sql(
         metrics_insert(t_env, settings, job=name, group=group, from_ms=from_ms)
     )
+    statements.add_insert_sql(focus_insert(t_env, settings))
+    result = statements.execute()
     job_client = result.get_job_client()
     if job_client is None:
         raise RuntimeError("Flink returned no job client: the job was not submitted")

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 EXPECTED_TABLES = {
     "alerts",
     "alert_events",
+    "focus_sessions",
     "user_graph_metrics",
     "friend_suggestions",
     "users",

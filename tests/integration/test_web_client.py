@@ -50,6 +50,11 @@ def _sign_up(browser: Browser, api_url: str, username: str) -> Page:
     page.click("#signup")
     expect(page.locator("#app")).to_be_visible()
     expect(page.locator("#conn")).to_have_text("online")
+    # The focus panel: a new user's week is empty, and so is the streak.
+    expect(page.locator("#focus-summary")).to_have_text(
+        "0 min in rooms this past week · streak 0 days"
+    )
+    expect(page.locator("#focus-days li")).to_have_count(7)
     return page
 
 

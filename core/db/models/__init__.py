@@ -3,6 +3,7 @@
 from core.db.models.base import Base
 from core.db.models.buddies import BuddyRequest, StudyBuddy, StudyProfile, StudyProfileSubject
 from core.db.models.chat import ChatMessage
+from core.db.models.focus import FocusSession
 from core.db.models.graph import FriendSuggestion, UserGraphMetrics
 from core.db.models.groups import DiscussionGroup, GroupMember, GroupPost
 from core.db.models.moderation import ModerationEvent, ModerationItem, ModerationReview
@@ -18,6 +19,7 @@ __all__ = [
     "BuddyRequest",
     "ChatMessage",
     "DiscussionGroup",
+    "FocusSession",
     "FriendRequest",
     "FriendSuggestion",
     "Friendship",
