@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from confluent_kafka import Producer
 from sqlalchemy import text
 
 from core import wire
@@ -54,6 +55,35 @@ def _until(
     return found
 
 
+def _stay(
+    producer: Producer,
+    room: int,
+    user: int,
+    joined: datetime,
+    left: datetime,
+    clock_in_ms: int,
+    clock_out_ms: int,
+) -> None:
+    """A join and its leave, as the API publishes them, at the script's times."""
+    produce_sync(
+        producer,
+        RoomJoined(
+            room_id=room,
+            user_id=user,
+            participant_count=1,
+            room_focus_ms=clock_in_ms,
+            occurred_at=joined,
+        ),
+        topic=ROOM_EVENTS,
+    )
+    produce_sync(
+        producer,
+        RoomLeft(room_id=room, user_id=user, participant_count=0,
+                 room_focus_ms=clock_out_ms, occurred_at=left),
+        topic=ROOM_EVENTS,
+    )  # fmt: skip
+
+
 def test_a_scripted_week_gives_the_exact_minutes_and_the_streak(
     settings: Settings, people: People, mysql: ShardRouter
 ) -> None:
@@ -71,18 +101,7 @@ def test_a_scripted_week_gives_the_exact_minutes_and_the_streak(
     ]
     producer = make_producer(settings)
     for joined, left, clock_in, clock_out in script:
-        produce_sync(
-            producer,
-            RoomJoined(room_id=room, user_id=alice.id, participant_count=1,
-                       room_focus_ms=clock_in * MIN_MS, occurred_at=joined),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
-        produce_sync(
-            producer,
-            RoomLeft(room_id=room, user_id=alice.id, participant_count=0,
-                     room_focus_ms=clock_out * MIN_MS, occurred_at=left),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
+        _stay(producer, room, alice.id, joined, left, clock_in * MIN_MS, clock_out * MIN_MS)
     rows = _until(lambda: _sessions(mysql, alice.id), 3)
     assert [(r[3], r[4]) for r in rows] == [
         (25 * 60, 20 * 60),
@@ -104,18 +123,7 @@ def test_a_scripted_week_gives_the_exact_minutes_and_the_streak(
     assert body["streak_days"] == 2  # today is not over: yesterday's streak holds
     # Replaying the same events writes the same rows, no more.
     for joined, left, clock_in, clock_out in script[:1]:
-        produce_sync(
-            producer,
-            RoomJoined(room_id=room, user_id=alice.id, participant_count=1,
-                       room_focus_ms=clock_in * MIN_MS, occurred_at=joined),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
-        produce_sync(
-            producer,
-            RoomLeft(room_id=room, user_id=alice.id, participant_count=0,
-                     room_focus_ms=clock_out * MIN_MS, occurred_at=left),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
+        _stay(producer, room, alice.id, joined, left, clock_in * MIN_MS, clock_out * MIN_MS)
     time.sleep(5)
     assert _sessions(mysql, alice.id) == rows
     bad = alice.http.get("/users/me/focus", params={"days": 91})
@@ -172,18 +180,7 @@ def test_leaderboards_rank_the_day_among_friends_and_everyone(
     for user, seconds in stays.items():
         left = now - timedelta(seconds=1)
         joined = left - timedelta(seconds=seconds)
-        produce_sync(
-            producer,
-            RoomJoined(room_id=room, user_id=user, participant_count=1, room_focus_ms=0,
-                       occurred_at=joined),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
-        produce_sync(
-            producer,
-            RoomLeft(room_id=room, user_id=user, participant_count=0,
-                     room_focus_ms=seconds * 1000, occurred_at=left),
-            topic=ROOM_EVENTS,
-        )  # fmt: skip
+        _stay(producer, room, user, joined, left, 0, seconds * 1000)
     for user in stays:
         assert len(_until(functools.partial(_sessions, mysql, user), 1)) == 1
 
