@@ -45,6 +45,9 @@ FLINK_JOB: Final = "flink_job"
 CHAT_DELIVERY: Final = "chat_delivery"
 ROOM_JOIN: Final = "room_join"
 COMMUNITY: Final = "community"
+# The top terms of each minute's messages (period 1m; tag rank 1-10; fields term, count,
+# complete), stop words and masked words left out (pipelines/metrics/sql.py terms_sql).
+POPULAR_TERMS: Final = "popular_terms"
 MODERATION_ACTIONS: Final = "moderation_actions"
 Period = Literal["1m", "1h", "1d"]
 PERIOD_SECONDS: Final[dict[str, int]] = {"1m": 60, "1h": 3600, "1d": 86400}

@@ -124,7 +124,10 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
         f"  WATERMARK FOR ts AS ts - INTERVAL '{LATENESS_S}' SECOND"
     )
     tables = {
-        "chat_source": (CHAT_MESSAGES, "room_id BIGINT, sender_id BIGINT"),
+        "chat_source": (
+            CHAT_MESSAGES,
+            "room_id BIGINT, sender_id BIGINT, body STRING, masked_body STRING",
+        ),
         "room_source": (
             ROOM_EVENTS,
             "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT",
@@ -151,6 +154,19 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
           ts AS CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)),
           WATERMARK FOR ts AS ts - INTERVAL '{LATENESS_S}' SECOND
         ) WITH ('connector' = 'datagen', 'rows-per-second' = '1')""")
+    # Each message's terms: what others saw (a masked message's words are stars, so the
+    # filter's words stay out), lower-cased runs of letters and digits. The clock's rows (no
+    # term) keep this path's watermark moving too: without them a quiet chat holds the last
+    # minute open until the next message.
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY VIEW chat_terms AS
+        SELECT term, ts
+        FROM chat_source
+        CROSS JOIN UNNEST(SPLIT(REGEXP_REPLACE(LOWER(COALESCE(masked_body, body)),
+                                               '[^\\p{{L}}\\p{{N}}]+', ' '), ' ')) AS w(term)
+        WHERE sender_id >= {FIRST_USER_ID}
+        UNION ALL
+        SELECT CAST(NULL AS STRING), ts FROM clock_source""")
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW metric_events AS
         SELECT room_id, sender_id AS user_id, 'message' AS kind,

@@ -17,6 +17,27 @@ SEPARATOR = "|"
 # (period, CUMULATE step, window size) for each roll-up.
 ROLLUPS = {"1m": ("10' SECOND", "1' MINUTE"), "1h": ("1' MINUTE", "1' HOUR")}
 DAY = ("1' MINUTE", "1' DAY")
+TOP_TERMS = 10  # popular terms kept per minute
+MIN_TERM_CHARS, MAX_TERM_CHARS = 3, 32
+# Words that say nothing about a topic: English function words and chat filler. Terms are
+# lower-cased runs of letters and digits, so contractions split ("don't" -> "don", "t").
+STOP_WORDS = frozenset((
+    "about", "above", "after", "again", "against", "all", "also", "and", "any", "are", "aren",
+    "because", "been", "before", "being", "below", "between", "both", "but", "can", "cannot",
+    "could", "couldn", "did", "didn", "does", "doesn", "doing", "don", "down", "during",
+    "each", "few", "for", "from", "further", "get", "got", "had", "hadn", "has", "hasn",
+    "have", "haven", "having", "her", "here", "hers", "herself", "him", "himself", "his",
+    "how", "into", "isn", "its", "itself", "just", "lol", "let", "like", "made", "make",
+    "many", "may", "more", "most", "much", "must", "mustn", "myself", "need", "nor", "not",
+    "now", "off", "ok", "okay", "once", "one", "only", "other", "ought", "our", "ours",
+    "ourselves", "out", "over", "own", "really", "right", "same", "shan", "she", "should",
+    "shouldn", "some", "such", "than", "thank", "thanks", "that", "the", "their", "theirs",
+    "them", "themselves", "then", "there", "these", "they", "thing", "things", "think", "this",
+    "those", "through", "too", "under", "until", "very", "was", "wasn", "way", "well", "were",
+    "weren", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with",
+    "won", "would", "wouldn", "yeah", "yes", "yet", "you", "your", "yours", "yourself",
+    "yourselves",
+))  # fmt: skip
 
 
 def start_of_day_ms(now_s: float) -> int:
@@ -63,6 +84,30 @@ COMMUNITY_FIELDS = [
 ]
 
 
+def terms_sql() -> str:
+    """The top ``TOP_TERMS`` terms of each minute's messages, as (window_time, line): a
+    window aggregation per term, then a window Top-N. The line has the tags period and rank
+    and the fields term, count and complete (always true: a tumbling window's result comes
+    once, when the minute is over). Bounded series: ten ranks, not one per word."""
+    stop = ", ".join(f"'{word}'" for word in sorted(STOP_WORDS))
+    return f"""
+        SELECT window_time, CONCAT('{metrics.POPULAR_TERMS},period=1m,rank=',
+               CAST(rank_no AS STRING), ' term="', term, '",count=', CAST(uses AS STRING),
+               'i,complete=true ', CAST(UNIX_TIMESTAMP(CAST(window_start AS STRING)) AS STRING))
+               AS line
+        FROM (
+          SELECT *, ROW_NUMBER() OVER (
+            PARTITION BY window_start, window_end ORDER BY uses DESC, term) AS rank_no
+          FROM (
+            SELECT window_start, window_end, window_time, term, COUNT(*) AS uses
+            FROM TABLE(TUMBLE(TABLE chat_terms, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+            WHERE CHAR_LENGTH(term) BETWEEN {MIN_TERM_CHARS} AND {MAX_TERM_CHARS}
+              AND term NOT IN ({stop})
+            GROUP BY window_start, window_end, window_time, term
+          )
+        ) WHERE rank_no <= {TOP_TERMS}"""
+
+
 def lines_sql() -> str:
     """Every window result of every roll-up as (window_time, line), one SELECT per kind.
     Everything formatted into it is a constant of this module."""
@@ -91,4 +136,5 @@ def lines_sql() -> str:
         f"SELECT window_time, {line_sql(metrics.COMMUNITY, '1d', '', COMMUNITY_FIELDS)}"
         f" AS line FROM {_window(step, size)} {group}"
     )
+    selects.append(terms_sql())
     return "\nUNION ALL\n".join(selects)

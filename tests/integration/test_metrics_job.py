@@ -7,13 +7,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
+from bench.bulk import delete_chat_messages
 from core import metrics
+from core.db.sharding import ShardRouter
+from core.events import CHAT_MESSAGES, ChatMessageSent
+from core.ids import IdGenerator
 from core.settings import Settings
+from ingest.kafka import make_producer, produce_sync
 from stack.services.flink_jobs import stop_job, submit_job, submitted_job_id
 from tests.conftest import require
 from tests.integration.test_chat_gateway import send, socket, until
@@ -167,3 +173,54 @@ def _heartbeats(influx: InfluxDBClient, settings: Settings, job: str, since: str
         for table in influx.query_api().query(flux)
         for record in table.records
     ]
+
+
+def test_the_minutes_popular_terms_leave_out_stop_words_and_masked_words(
+    settings: Settings, influx: InfluxDBClient, mysql: ShardRouter
+) -> None:
+    """Messages put on chat-messages as the gateway puts them, all at one moment: a term of
+    this test's own and "eigenvalues" in 30 of them, "the" in 60, and a masked insult whose
+    words others saw as stars. The minute's top two terms are those with their exact counts;
+    neither the stop word nor the insult is ranked."""
+    require(settings, "kafka", "influxdb", "metrics")
+    ids = IdGenerator(913)
+    room, sender = ids.next_id(), ids.next_id()
+    ours = f"zq{uuid.uuid4().hex[:6]}"
+    at = datetime.now(UTC)
+    bodies = [f"the {ours} eigenvalues" if n < 30 else "the the" for n in range(45)]
+    producer = make_producer(settings)
+    try:
+        for n, body in enumerate(bodies):
+            event = ChatMessageSent(room_id=room, message_id=ids.next_id(), sender_id=sender,
+                                    client_msg_id=f"terms-{n}", body=body,
+                                    occurred_at=at)  # fmt: skip
+            produce_sync(producer, event, topic=CHAT_MESSAGES)
+        masked = ChatMessageSent(room_id=room, message_id=ids.next_id(), sender_id=sender,
+                                 client_msg_id="terms-masked", body="shitface " * 40,
+                                 masked_body="******** " * 40, occurred_at=at)  # fmt: skip
+        produce_sync(producer, masked, topic=CHAT_MESSAGES)
+
+        minute = at.replace(second=0, microsecond=0)
+
+        def ranked() -> dict[str, tuple[int, int]] | None:
+            points = metrics.query(
+                influx, settings.influx_bucket, metrics.POPULAR_TERMS, "1m",
+                start=minute.isoformat().replace("+00:00", "Z"), tag_keys=("rank",),
+            )  # fmt: skip
+            found = {
+                str(p.fields["term"]): (int(p.tags["rank"]), int(p.fields["count"]))
+                for p in points
+                if p.start == minute
+            }
+            return found if ours in found else None
+
+        terms = _wait_for("the minute's popular terms", ranked)
+    finally:
+        delete_chat_messages(mysql, [room])
+    # 30 uses each: a tie goes to the term first in order.
+    assert terms["eigenvalues"] == (1, 30)
+    assert terms[ours] == (2, 30)
+    assert "the" not in terms
+    assert "shitface" not in terms
+    assert sorted(rank for rank, _ in terms.values()) == list(range(1, len(terms) + 1))
+    assert len(terms) <= 10
