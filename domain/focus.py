@@ -28,7 +28,6 @@ from domain.schemas.focus import (
     FocusDayOut,
     FocusOut,
     LeaderboardEntryOut,
-    LeaderboardOut,
     Period,
     Scope,
 )
@@ -190,20 +189,3 @@ async def leaderboard(
     start, end = period_bounds(period, now or datetime.now(UTC))
     ranked = await _ranked(res, scope, user_id, start, end)
     return start, end, ranked[after_rank : after_rank + limit]
-
-
-def leaderboard_out(
-    period: Period,
-    scope: Scope,
-    bounds: tuple[datetime, datetime],
-    items: list[LeaderboardEntryOut],
-    next_cursor: str | None,
-) -> LeaderboardOut:
-    return LeaderboardOut(
-        period=period,
-        scope=scope,
-        starts_at=bounds[0],
-        ends_at=bounds[1],
-        items=items,
-        next_cursor=next_cursor,
-    )

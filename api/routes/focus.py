@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
-from api.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from api.pagination import Cursor, Limit, decode_cursor, page_of
 from domain import focus
 from domain.schemas.focus import FocusOut, LeaderboardOut, Period, Scope
 
@@ -41,7 +41,12 @@ async def leaderboard(
     start, end, items = await focus.leaderboard(
         res, user_id, period, scope, after_rank=after, limit=limit + 1
     )
-    more = len(items) > limit
-    page = items[:limit]
-    next_cursor = encode_cursor(page[-1].rank) if more else None
-    return focus.leaderboard_out(period, scope, (start, end), page, next_cursor)
+    page = page_of(items, limit, lambda entry: entry.rank)
+    return LeaderboardOut(
+        period=period,
+        scope=scope,
+        starts_at=start,
+        ends_at=end,
+        items=page.items,
+        next_cursor=page.next_cursor,
+    )
