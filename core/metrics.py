@@ -40,10 +40,15 @@ KAFKA_LAG: Final = "kafka_lag"
 REDIS_MEMORY: Final = "redis_memory"
 FLINK_JOB: Final = "flink_job"
 # The chat path's own timings over the monitor's window (tag window_s): message deliveries
-# (delivered, dropped, success, p50_ms, p95_ms, p99_ms) and room joins (joins, p50_ms,
-# p95_ms, max_ms). A percentile is its histogram bucket's upper bound.
+# (delivered, dropped, success, p50_ms, p95_ms, p99_ms), sends from arrival to ack (sends,
+# p50_ms, p95_ms, p99_ms) and room joins (joins, p50_ms, p95_ms, max_ms). A percentile is its
+# histogram bucket's upper bound.
 CHAT_DELIVERY: Final = "chat_delivery"
+CHAT_SEND: Final = "chat_send"
 ROOM_JOIN: Final = "room_join"
+# The rooms open now (open_rooms), those with someone in (occupied_rooms) and the people in
+# them (people_in_rooms), from Redis's active-rooms index, every monitor round.
+LIVE_ROOMS: Final = "live_rooms"
 COMMUNITY: Final = "community"
 # The top terms of each minute's messages (period 1m; tag rank 1-10; fields term, count,
 # complete), stop words and masked words left out (pipelines/metrics/sql.py terms_sql).
@@ -95,18 +100,7 @@ def flux(
 _META = {"result", "table", "_start", "_stop", "_time", "_measurement", "period"}
 
 
-def query(
-    client: InfluxDBClient,
-    bucket: str,
-    measurement: str,
-    period: Period,
-    *,
-    start: str = "-1h",
-    tags: dict[str, str] | None = None,
-    tag_keys: tuple[str, ...] = ("room_id", "rule", "action"),
-) -> list[Point]:
-    """Every window of ``measurement`` at ``period`` since ``start``, oldest first."""
-    text = flux(bucket, measurement, period, start=start, tags=tags)
+def _points(client: InfluxDBClient, text: str, tag_keys: tuple[str, ...]) -> list[Point]:
     points: list[Point] = []
     for table in client.query_api().query(text):
         for record in table.records:
@@ -120,3 +114,45 @@ def query(
             points.append(Point(record.get_time(), point_tags, fields))  # type: ignore[no-untyped-call]
     points.sort(key=lambda point: (point.start, sorted(point.tags.items())))
     return points
+
+
+def query(
+    client: InfluxDBClient,
+    bucket: str,
+    measurement: str,
+    period: Period,
+    *,
+    start: str = "-1h",
+    tags: dict[str, str] | None = None,
+    tag_keys: tuple[str, ...] = ("room_id", "rule", "action"),
+) -> list[Point]:
+    """Every window of ``measurement`` at ``period`` since ``start``, oldest first."""
+    return _points(client, flux(bucket, measurement, period, start=start, tags=tags), tag_keys)
+
+
+def samples_flux(bucket: str, measurement: str, *, start: str = "-1h", last: bool = False) -> str:
+    """The Flux for a monitor measurement (no ``period`` tag: a sample every monitor round),
+    one row per sample and series; ``last`` keeps each series' newest sample only."""
+    range_start = start if start.startswith("-") else f"time(v: {_flux_string(start)})"
+    return (
+        f"from(bucket: {_flux_string(bucket)})\n"
+        f"  |> range(start: {range_start})\n"
+        f"  |> filter(fn: (r) => r._measurement == {_flux_string(measurement)})\n"
+        + ("  |> last()\n" if last else "")
+        + '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+        '  |> sort(columns: ["_time"])'
+    )
+
+
+def samples(
+    client: InfluxDBClient,
+    bucket: str,
+    measurement: str,
+    *,
+    start: str = "-1h",
+    last: bool = False,
+    tag_keys: tuple[str, ...] = ("group", "topic", "job", "window_s"),
+) -> list[Point]:
+    """A monitor measurement's samples since ``start`` (each series' newest with ``last``),
+    oldest first. ``Point.start`` is the sample's time."""
+    return _points(client, samples_flux(bucket, measurement, start=start, last=last), tag_keys)

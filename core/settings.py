@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     # run costs a Python start-up (about 3 s of CPU), so this bounds the sync's idle cost.
     dagster_sensor_interval_s: int = Field(default=30, ge=5)
 
+    # The community managers' dashboards (dashboards/, Streamlit). They sign in with the
+    # platform's accounts through the API and write only through it; a session ends after
+    # this long without a page run. The API they call: `api_host:api_port` unless set.
+    dashboard_port: int = 8501
+    dashboard_idle_minutes: int = Field(default=30, ge=1)
+    dashboard_api_url: str | None = None
+
     redis_port: int = 6380
     redis_maxmemory: str = "512mb"
     redis_pool_size: int = 100
@@ -235,6 +242,14 @@ class Settings(BaseSettings):
     @property
     def flink_rest_url(self) -> str:
         return f"http://{self.bind_host}:{self.flink_rest_port}"
+
+    @property
+    def dashboard_api(self) -> str:
+        return self.dashboard_api_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://{self.bind_host}:{self.dagster_port}"
 
 
 @lru_cache(maxsize=1)

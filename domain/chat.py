@@ -11,6 +11,7 @@ key (room_id, seq): resume and history are each one range scan.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from typing import Any
 
@@ -23,6 +24,7 @@ from core.frames import Message, TypingStarted, wire_time
 from domain.errors import DomainError, InFlight, Invalid, Unavailable
 from domain.moderation import policy as moderation
 from domain.moderation.filter import Hit
+from domain.monitoring import timings
 from domain.resources import Resources
 from domain.rooms import not_participant, require_participant
 
@@ -79,6 +81,7 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
     policy, a Lua script), then the word filter (domain.moderation.policy); the marker's final
     value is written after the ack, off the sender's path.
     """
+    started = time.perf_counter()
     key = wire.chat_ack_key(room_id, sender_id, client_msg_id)
     verdict = await _gate(res)(
         keys=[
@@ -136,6 +139,7 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         await res.redis.delete(key)
         raise Unavailable("the message was not sent; send it again") from error
     res.acks.remember(key, message_id)
+    res.timings.observe(timings.SEND, (time.perf_counter() - started) * 1000)
     if hits:
         res.publisher.publish(
             moderation.flagged(

@@ -21,6 +21,6 @@ UV=("$PYTHON" -m uv)
 if [ ! -x .venv/bin/python ]; then
   "${UV[@]}" venv --quiet --python "$PYTHON" .venv
 fi
-"${UV[@]}" pip install --quiet --python .venv/bin/python -e '.[dev,graph]'
+"${UV[@]}" pip install --quiet --python .venv/bin/python -e '.[dev,graph,dashboards]'
 
 .venv/bin/studyhub stack init-env

@@ -39,6 +39,7 @@ def sample(settings: Settings) -> dict[str, list[probes.Sample] | probes.ProbeFa
         "redis": lambda: probes.redis_memory(settings),
         "flink": lambda: probes.flink_jobs(settings, settings.monitor_flink_jobs),
         "chat": lambda: probes.chat_path(settings),
+        "rooms": lambda: probes.live_rooms(settings),
     }
     for name, call in calls.items():
         try:

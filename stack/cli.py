@@ -126,6 +126,8 @@ def _print_addresses() -> None:
                 f"  Web client     http://{s.api_host}:{s.api_port}/app/",
                 f"  Chat socket    ws://{s.api_host}:{s.api_port}/ws?token=<JWT>",
                 f"  Dagster UI     http://{s.bind_host}:{s.dagster_port}  (graph jobs, checks)",
+                f"  Dashboards     http://{s.bind_host}:{s.dashboard_port}  (community managers:"
+                " sign in as a moderator, admin, or room/group owner)",
                 "  logs           studyhub stack logs <service>   stop: make down",
             ]
         )

@@ -11,13 +11,13 @@ import json
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
-from core import metrics
+from core import metrics, wire
 from core.settings import Settings
 from domain.monitoring import timings
 
@@ -114,6 +114,30 @@ def redis_memory(settings: Settings) -> list[Sample]:
     return [Sample(metrics.REDIS_MEMORY, {}, fields)]
 
 
+def live_rooms(settings: Settings) -> list[Sample]:
+    """The rooms open now and the people in them, from the active-rooms index (a sorted set
+    scored by participant count; domain.room_state). Only occupied rooms are read with their
+    scores, so the cost follows the rooms in use, not every room ever opened."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=_TIMEOUT_S)
+    try:
+        key = wire.active_rooms_key()
+        open_rooms = int(client.zcard(key))
+        occupied = cast(
+            "list[tuple[bytes, float]]", client.zrangebyscore(key, 1, "+inf", withscores=True)
+        )
+    except redis.RedisError as error:
+        raise ProbeFailed(f"Redis at {settings.redis_url}: {error}") from error
+    finally:
+        client.close()
+    people = int(sum(float(score) for _, score in occupied))
+    fields: dict[str, float | int | bool] = {
+        "open_rooms": open_rooms,
+        "occupied_rooms": len(occupied),
+        "people_in_rooms": people,
+    }
+    return [Sample(metrics.LIVE_ROOMS, {}, fields)]
+
+
 def _capped(ms: float | None) -> float:
     """A percentile for InfluxDB, which stores no infinity: past the last bucket reads as it."""
     return min(ms if ms is not None else 0.0, float(timings.BOUNDS_MS[-1]))
@@ -122,7 +146,8 @@ def _capped(ms: float | None) -> float:
 def chat_path(settings: Settings) -> list[Sample]:
     """The chat path's own timings over the last ``monitor_window_s`` seconds, summed over
     every API and gateway process (domain.monitoring.timings): message deliveries (latency
-    percentiles, and the share not dropped for a socket too slow) and room joins."""
+    percentiles, and the share not dropped for a socket too slow), sends (arrival to ack)
+    and room joins."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=_TIMEOUT_S)
     try:
         window = timings.read_window(client, settings.monitor_window_s)
@@ -138,6 +163,10 @@ def chat_path(settings: Settings) -> list[Sample]:
     if window.total(timings.DELIVERY):
         for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
             delivery[name] = _capped(window.percentile(timings.DELIVERY, q))
+    sends: dict[str, float | int | bool] = {"sends": window.total(timings.SEND)}
+    if sends["sends"]:
+        for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+            sends[name] = _capped(window.percentile(timings.SEND, q))
     joins: dict[str, float | int | bool] = {"joins": window.total(timings.JOIN)}
     if joins["joins"]:
         for name, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("max_ms", 1.0)):
@@ -145,6 +174,7 @@ def chat_path(settings: Settings) -> list[Sample]:
     tags = {"window_s": str(settings.monitor_window_s)}
     return [
         Sample(metrics.CHAT_DELIVERY, tags, delivery),
+        Sample(metrics.CHAT_SEND, tags, sends),
         Sample(metrics.ROOM_JOIN, tags, joins),
     ]
 

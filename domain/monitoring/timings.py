@@ -39,6 +39,7 @@ KEY_TTL_S: Final = 600
 FLUSH_EVERY_S: Final = 1.0
 
 JOIN: Final = "join_ms"  # a room join, from the call to its answer (domain.rooms.join_room)
+SEND: Final = "send_ms"  # a chat send, from its arrival to its ack (domain.chat.send)
 DELIVERY: Final = "delivery_ms"  # a message frame, from the gateway's accept to its socket
 DELIVERED: Final = "delivered"  # message frames written to a socket
 DROPPED: Final = "dropped"  # message frames a socket was too slow for (it must resume)

@@ -6,6 +6,7 @@ from core.settings import Settings
 from stack.services.api import ApiService
 from stack.services.base import Service, ServiceStatus
 from stack.services.dagster import DagsterCodeServer, DagsterDaemon, DagsterWebserver
+from stack.services.dashboards import DashboardsService
 from stack.services.flink import FlinkJobManager, FlinkTaskManager
 from stack.services.flink_jobs import (
     ChatPersistJob,
@@ -40,16 +41,18 @@ def all_services(settings: Settings) -> list[Service]:
         MetricsJob(settings),
         DagsterDaemon(settings),
         MonitorService(settings),
+        DashboardsService(settings),
     ]
 
 
 def start_waves(services: list[Service]) -> list[list[Service]]:
     """Groups that may start concurrently; a later wave needs the earlier ones up."""
     # The webserver and the daemon read the code server; jobs need the TaskManager; the
-    # daemon's health is read through the webserver; the monitor watches the jobs.
+    # daemon's health is read through the webserver; the monitor watches the jobs; the
+    # dashboards sign in through the API and read what the monitor writes.
     second_kinds = (FlinkTaskManager, ApiService, DagsterCodeServer)
     third_kinds = (FlinkJob, DagsterWebserver)
-    fourth_kinds = (DagsterDaemon, MonitorService)
+    fourth_kinds = (DagsterDaemon, MonitorService, DashboardsService)
     later = (*second_kinds, *third_kinds, *fourth_kinds)
     first: list[Service] = [s for s in services if not isinstance(s, later)]
     second: list[Service] = [s for s in services if isinstance(s, second_kinds)]

@@ -275,7 +275,11 @@ def test_the_stacks_monitor_writes_the_pipelines_health(
     assert fields["used_bytes"] > 0
     assert 0 < fields["ratio"] < 1
     # The chat path's counts are written every round, busy or quiet (counts of 0 then).
-    for measurement, field in ((metrics.CHAT_DELIVERY, "delivered"), (metrics.ROOM_JOIN, "joins")):
+    for measurement, field in (
+        (metrics.CHAT_DELIVERY, "delivered"),
+        (metrics.CHAT_SEND, "sends"),
+        (metrics.ROOM_JOIN, "joins"),
+    ):
         flux = (
             f'from(bucket: "{settings.influx_bucket}") |> range(start: -1m)'
             f' |> filter(fn: (r) => r._measurement == "{measurement}" and r._field == "{field}")'

@@ -124,6 +124,7 @@ def test_cli_status_reports_every_service_healthy() -> None:
         "moderation",
         "metrics",
         "monitor",
+        "dashboards",
     }
     assert [s["name"] for s in statuses if s["state"] != "running"] == []
     assert all(s["version"] not in ("-", "?") for s in statuses)

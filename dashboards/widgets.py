@@ -1,0 +1,30 @@
+"""Small pieces every page uses: cursor paging over the API's lists."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import streamlit as st
+
+
+def page_cursor(key: str, filters: Hashable) -> str | None:
+    """The cursor of the page to show for list ``key``; back to the first page whenever the
+    filters change (an old cursor means nothing under new filters)."""
+    if st.session_state.get(f"{key}:filters") != filters:
+        st.session_state[f"{key}:filters"] = filters
+        st.session_state[f"{key}:cursors"] = [None]
+    cursors: list[str | None] = st.session_state[f"{key}:cursors"]
+    return cursors[-1]
+
+
+def pager(key: str, next_cursor: str | None) -> None:
+    """Previous and next buttons under a list fetched with ``page_cursor``."""
+    cursors: list[str | None] = st.session_state[f"{key}:cursors"]
+    back, where, forward = st.columns([1, 3, 1])
+    if back.button("Previous", key=f"{key}:back", disabled=len(cursors) == 1):
+        cursors.pop()
+        st.rerun()
+    where.caption(f"page {len(cursors)}")
+    if forward.button("Next", key=f"{key}:next", disabled=next_cursor is None):
+        cursors.append(next_cursor)
+        st.rerun()

@@ -1,0 +1,318 @@
+"""The community dashboards (dashboards/) in Streamlit's AppTest, against the real stores and
+a real API: sign-in with the platform's accounts, each page rendered with data for the role
+that may see it and refused to the role that may not, and every moderation action taken on a
+page going through the API into the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from core.settings import REPO_ROOT, Settings, get_settings
+from domain.resources import open_resources
+from server.monitor import run_once
+from stack.main import app as cli
+from tests.conftest import require
+from tests.integration.test_moderation_queue import _room_with_a_message
+from tests.utils.api import People, Person
+
+pytestmark = [pytest.mark.integration]
+
+APP = str(REPO_ROOT / "dashboards" / "app.py")
+PASSWORD = "correct horse"  # what tests.utils.api.People registers everyone with
+
+
+@pytest.fixture(autouse=True)
+def dashboards_call_the_test_api(
+    api_url: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The pages call the API under test (its rate limits are the suite's)."""
+    require(settings, "mariadb-0", "mariadb-1", "redis", "kafka", "influxdb", "monitor")
+    monkeypatch.setenv("STUDYHUB_DASHBOARD_API_URL", api_url)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _role(person: Person, role: str) -> Person:
+    result = CliRunner().invoke(cli, ["moderation", "set-role", person.username, role])
+    assert result.exit_code == 0, result.output
+    return person
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [str(e.value) for e in at.error] + [str(e.value) for e in at.exception]
+
+
+def _signed_in(username: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.text_input(key="username").input(username)
+    at.text_input(key="password").input(password)
+    at.button[0].click().run()
+    return at
+
+
+def _open(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _choose(at: AppTest, key: str, containing: str) -> None:
+    """Select the option whose label contains ``containing`` (labels are what AppTest sees)."""
+    options = at.selectbox(key=key).options
+    (index,) = [i for i, option in enumerate(options) if containing in option]
+    at.selectbox(key=key).select_index(index).run()
+
+
+def _chosen(at: AppTest, key: str) -> dict[str, Any]:
+    value = at.selectbox(key=key).value
+    assert isinstance(value, dict), value
+    return value
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def _until(what: str, probe: Callable[[], Any], timeout: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+def test_only_moderators_admins_and_owners_get_in_and_an_idle_session_ends(
+    people: People,
+) -> None:
+    outsider = people.register()
+    at = _signed_in(outsider.username, "not the password")
+    assert "Wrong username or password." in _errors(at)
+
+    at = _signed_in(outsider.username)
+    (refusal,) = _errors(at)
+    assert outsider.username in refusal
+    assert "moderators, admins and the owners" in refusal
+    assert "Sign in" in [b.label for b in at.button]
+
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    at = _signed_in(moderator.username)
+    assert _titles(at) == ["Overview"]
+    assert f"**{moderator.username}** · moderator" in [m.value for m in at.sidebar.markdown]
+    # Thirty-one minutes without a page run: the next run signs the session out.
+    at.session_state["seen_at"] = time.time() - 31 * 60
+    at.run()
+    assert "Signed out after 30 minutes without activity." in [i.value for i in at.info]
+    assert "Overview" not in _titles(at)
+
+
+def test_a_room_owner_sees_their_rooms_queue_and_nothing_of_the_staffs(
+    api_url: str, people: People
+) -> None:
+    owner, author, reporter = (people.register() for _ in range(3))
+    room_id, message_id = _room_with_a_message(api_url, owner, author, "buy cheap essays here")
+    assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
+    filed = _until(
+        "the report accepted (the message stored)",
+        lambda: (
+            r
+            if (
+                r := reporter.http.post(
+                    "/reports",
+                    json={"room_id": room_id, "message_id": message_id, "reason": "ads"},
+                )
+            ).status_code
+            == 202
+            else None
+        ),
+    )
+    item_id = filed.json()["id"]
+    at = _signed_in(owner.username)
+    # The owner's first page is the queue, scoped to their room; the staff's pages are not
+    # registered in their navigation at all.
+    assert _titles(at) == ["Moderation queue"]
+    assert at.selectbox(key="mq_place").value == ("room", room_id)
+
+    def listed() -> bool:
+        at.run()
+        return item_id in list(at.dataframe[0].value["id"])
+
+    _until("the report on the owner's page", listed)
+    for staff_page in ("overview", "alerts", "health"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"views/{staff_page}.py")  # not in this person's navigation
+    # A stale link straight to a staff page: the page refuses by itself.
+    direct = AppTest.from_file(str(REPO_ROOT / "dashboards/views/alerts.py"), default_timeout=60)
+    direct.session_state["viewer"] = at.session_state["viewer"]
+    direct.session_state["seen_at"] = time.time()
+    direct.run()
+    (refusal,) = _errors(direct)
+    assert refusal.startswith("The alerts inbox is for moderators and admins.")
+    assert owner.username in refusal
+
+
+# -- the staff's pages -----------------------------------------------------------------------
+
+
+def test_the_overview_shows_the_live_kpis_rooms_and_volume(people: People) -> None:
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    other = people.register()
+    room_id = int(moderator.http.post("/rooms", json={"name": "kpi", "topic": "t"}).json()["id"])
+    assert other.http.post(f"/rooms/{room_id}/join").status_code == 200
+    at = _signed_in(moderator.username)
+    assert _titles(at) == ["Overview"]
+    kpis = {m.label: m.value for m in at.metric}
+    assert set(kpis) >= {
+        "room join p95",
+        "send p95",
+        "delivery p95",
+        "delivered",
+        "queue depth",
+        "Redis memory",
+        "people in rooms now",
+        "rooms occupied / open",
+        "active last minute",
+    }
+    # The monitor writes every round: Redis memory and the queue depth always have a value,
+    # and a join just made is in the join p95 of the next round.
+    assert kpis["Redis memory"].endswith("%")
+    assert kpis["queue depth"] != "—"
+
+    def joined_counted() -> bool:
+        at.run()
+        return {m.label: m.value for m in at.metric}["room join p95"] != "—"
+
+    _until("the join in the monitor's window", joined_counted, timeout=30)
+    people_now = int({m.label: m.value for m in at.metric}["people in rooms now"].replace(",", ""))
+    assert people_now >= 2
+    (volume,) = at.get("vega_lite_chart")
+    assert "Messages per minute" in volume.proto.spec
+    assert not _errors(at)
+
+
+def _round(settings: Settings, scope: str) -> None:
+    async def go() -> None:
+        async with open_resources(settings) as res:
+            await run_once(res, scope, publish=False)
+
+    asyncio.run(go())
+
+
+def test_an_alert_is_acknowledged_from_the_inbox_through_the_api(
+    people: People, settings: Settings
+) -> None:
+    require(settings, "flink-jobmanager")
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    scope = f"test-{uuid.uuid4().hex[:8]}"
+    missing = f"no-such-job-{scope}"
+    _round(settings.model_copy(update={"monitor_flink_jobs": [missing]}), scope)
+    at = _open(_signed_in(moderator.username), "alerts")
+    assert _titles(at) == ["Alerts"]
+    at.selectbox(key="alert_rule").select("flink_job").run()
+    _choose(at, "alert_chosen", missing)
+    assert at.subheader[0].value == f"flink_job on {missing}"
+    (ack,) = [b for b in at.button if b.label == "Acknowledge"]
+    ack.click().run()
+    assert not _errors(at)
+    reply = moderator.http.get(
+        "/admin/alerts", params={"state": "acknowledged", "rule": "flink_job"}
+    )
+    (mine,) = [a for a in reply.json()["items"] if a["subject"] == missing]
+    assert str(mine["acknowledged_by"]) == str(moderator.id)
+    # Lifted: the monitor resolves it; the inbox lists it under resolved.
+    _round(settings.model_copy(update={"monitor_flink_jobs": []}), scope)
+    at.segmented_control(key="alert_state").set_value("resolved").run()
+    assert any(missing in o for o in at.selectbox(key="alert_chosen").options)
+
+
+def test_pipeline_health_shows_the_lag_jobs_services_and_dagster(
+    people: People, settings: Settings
+) -> None:
+    require(settings, "flink-jobmanager", "dagster-webserver")
+    moderator = _role(people.register(prefix="mod"), "admin")
+    at = _open(_signed_in(moderator.username), "health")
+    assert _titles(at) == ["Pipeline health"]
+    jobs, services, runs, checks = (frame.value for frame in at.dataframe)
+    assert set(jobs["job"]) >= {"chat-persist", "moderation", "metrics"}
+    assert all(jobs["running"])
+    assert set(services["service"]) == {
+        "mariadb-0", "mariadb-1", "redis", "influxdb", "neo4j", "flink", "api", "dagster",
+    }  # fmt: skip
+    assert all(services["up"]), services
+    assert list(runs.columns) == ["job", "status", "started (UTC)", "ended (UTC)", "run"]
+    assert {"matches_mysql", "modularity_holds"} <= set(checks["check"])
+    assert not _errors(at)
+
+
+# -- the queue: every decision through the API, audited -------------------------------------
+
+
+def test_each_decision_on_the_queue_page_goes_through_the_api_and_is_audited(
+    api_url: str, people: People, settings: Settings
+) -> None:
+    require(settings, "moderation", "chat-persist")
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    owner, reporter = people.register(), people.register()
+    decisions = ("dismiss", "remove", "mute", "ban")
+    authors = {decision: people.register() for decision in decisions}
+    items: dict[str, str] = {}
+    for decision, author in authors.items():
+        room_id, message_id = _room_with_a_message(
+            api_url, owner, author, f"{decision} me, {uuid.uuid4().hex[:6]}"
+        )
+        assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
+
+        def report(room_id: int = room_id, message_id: str = message_id) -> Any:
+            r = reporter.http.post(
+                "/reports",
+                json={"room_id": room_id, "message_id": message_id, "reason": "test report"},
+            )
+            return r if r.status_code == 202 else None
+
+        items[decision] = _until("the report accepted", report).json()["id"]
+
+    at = _open(_signed_in(moderator.username), "moderation")
+    assert _titles(at) == ["Moderation queue"]
+    for decision, author in authors.items():
+        at.number_input(key="mq_user").set_value(author.id).run()
+
+        def queued(decision: str = decision) -> bool:
+            at.run()
+            options = at.selectbox(key="mq_item").options if at.selectbox else []
+            return any(items[decision] in option for option in options)
+
+        _until(f"the {decision} item on the page", queued)
+        _choose(at, "mq_item", items[decision])
+        assert _chosen(at, "mq_item")["id"] == items[decision]
+        # The evidence: the message as it was sent.
+        assert any(f"{decision} me" in m.value for m in at.markdown)
+        at.radio(key="mq_decision").set_value(decision)
+        at.number_input(key="mq_minutes").set_value(5)
+        at.text_input(key="mq_reason").input(f"dashboard test: {decision}")
+        (decide,) = [b for b in at.button if b.label == "Decide"]
+        decide.click().run()
+        assert not _errors(at), (decision, _errors(at))
+        audit = moderator.http.get("/moderation/audit", params={"user_id": author.id}).json()
+        entries = [e for e in audit["items"] if e["reason"] == f"dashboard test: {decision}"]
+        assert len(entries) == 1, (decision, audit)
+        assert str(entries[0]["actor_id"]) == str(moderator.id)
+    # Decided items leave the pending list and show under resolved, with their decision.
+    at.number_input(key="mq_user").set_value(authors["dismiss"].id).run()
+    assert items["dismiss"] not in list(at.dataframe[0].value["id"])
+    at.selectbox(key="mq_status").select("resolved").run()
+    _choose(at, "mq_item", items["dismiss"])
+    assert _chosen(at, "mq_item")["decision"] == "dismiss"
