@@ -156,3 +156,44 @@ def samples(
     """A monitor measurement's samples since ``start`` (each series' newest with ``last``),
     oldest first. ``Point.start`` is the sample's time."""
     return _points(client, samples_flux(bucket, measurement, start=start, last=last), tag_keys)
+
+
+def sum_by_tag_flux(
+    bucket: str, measurement: str, period: Period, field: str, tag: str, start: str, stop: str
+) -> str:
+    """The Flux for ``field`` summed per value of ``tag`` over the windows in [start, stop)
+    (Flux durations such as ``-2h``), largest first: the sum runs in InfluxDB, so a day of a
+    busy platform's rooms comes back as one row per room, not one per window."""
+    return (
+        f"from(bucket: {_flux_string(bucket)})\n"
+        f"  |> range(start: {start}, stop: {stop})\n"
+        f"  |> filter(fn: (r) => r._measurement == {_flux_string(measurement)}"
+        f' and r.period == "{period}" and r._field == {_flux_string(field)})\n'
+        f"  |> group(columns: [{_flux_string(tag)}])\n"
+        "  |> sum()\n"
+        "  |> group()\n"
+        '  |> sort(columns: ["_value"], desc: true)'
+    )
+
+
+def sum_by_tag(
+    client: InfluxDBClient,
+    bucket: str,
+    measurement: str,
+    period: Period,
+    field: str,
+    tag: str,
+    *,
+    start: str,
+    stop: str = "now()",
+) -> dict[str, float]:
+    """``field`` summed per ``tag`` value over [start, stop), largest first."""
+    if not (start.startswith("-") and (stop == "now()" or stop.startswith("-"))):
+        raise ValueError("start and stop are Flux durations such as -2h (or stop now())")
+    text = sum_by_tag_flux(bucket, measurement, period, field, tag, start, stop)
+    return {
+        str(record.values[tag]): float(record.get_value())  # type: ignore[no-untyped-call]
+        for table in client.query_api().query(text)
+        for record in table.records
+        if record.values.get(tag) is not None
+    }

@@ -8,6 +8,8 @@ can run without this entry script (and so without its sign-in); AppTest does exa
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from dashboards import session
@@ -18,8 +20,11 @@ st.set_page_config(page_title="studyhub · community", page_icon=":material/scho
 # (page, file, title, icon): the menu's order.
 PAGES: list[tuple[Page, str, str, str]] = [
     ("overview", "views/overview.py", "Overview", ":material/monitoring:"),
+    ("rooms", "views/rooms.py", "Rooms", ":material/meeting_room:"),
+    ("engagement", "views/engagement.py", "Engagement", ":material/groups:"),
     ("moderation", "views/moderation.py", "Moderation queue", ":material/gavel:"),
     ("alerts", "views/alerts.py", "Alerts", ":material/notifications:"),
+    ("community", "views/community.py", "Community map", ":material/hub:"),
     ("health", "views/health.py", "Pipeline health", ":material/lan:"),
 ]
 
@@ -59,4 +64,12 @@ else:
         if st.button("Sign out", icon=":material/logout:"):
             session.sign_out("Signed out.")
             st.rerun()
-    st.navigation(allowed).run()
+    page = st.navigation(allowed)
+    started = time.perf_counter()
+    try:
+        page.run()
+    finally:
+        # Also when a page stops early (st.stop): the browser test waits for this mark, and
+        # the time is the server's part of a page load (bench/dashboards.py reads it).
+        with st.container(key="page-drawn"):
+            st.caption(f"{page.title} · drawn in {time.perf_counter() - started:.2f} s")

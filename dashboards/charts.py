@@ -87,7 +87,11 @@ def bars(data: pd.DataFrame, x: str, y: str, title: str) -> alt.Chart:
     chart: alt.Chart = (
         alt.Chart(data)
         .mark_bar()
-        .encode(x=alt.X(f"{x}:Q", title=None), y=alt.Y(f"{y}:N", sort="-x", title=None))
+        .encode(
+            x=alt.X(f"{x}:Q", title=None),
+            y=alt.Y(f"{y}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+            tooltip=list(data.columns),
+        )
         .properties(title=title, height=max(HEIGHT, 18 * len(data)))
     )
     return chart

@@ -13,8 +13,9 @@ from typing import NoReturn
 
 import streamlit as st
 from influxdb_client.client.influxdb_client import InfluxDBClient
+from neo4j import Driver
 
-from core.clients import influx_client
+from core.clients import influx_client, neo4j_driver
 from core.db.sharding import ShardRouter
 from core.settings import Settings, get_settings
 from dashboards.api import Api, ApiError, sign_in
@@ -47,6 +48,11 @@ def mysql() -> ShardRouter:
 @st.cache_resource
 def influx() -> InfluxDBClient:
     return influx_client(settings())
+
+
+@st.cache_resource
+def neo4j() -> Driver:
+    return neo4j_driver(settings())
 
 
 def sign_in_as(username: str, password: str) -> str | None:

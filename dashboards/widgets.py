@@ -28,3 +28,15 @@ def pager(key: str, next_cursor: str | None) -> None:
     if forward.button("Next", key=f"{key}:next", disabled=next_cursor is None):
         cursors.append(next_cursor)
         st.rerun()
+
+
+def id_input(label: str, key: str, *, help: str | None = None) -> int | None:
+    """An id typed in, or None when empty. A text field, not a number field: our ids are
+    64-bit Snowflakes, past the 2^53 a browser's number field holds exactly."""
+    typed = st.text_input(label, key=key, help=help, placeholder="any").strip()
+    if not typed:
+        return None
+    if not typed.isdigit() or not 0 < int(typed) < 2**63:
+        st.error(f"{label}: {typed!r} is not an id (a positive whole number).")
+        return None
+    return int(typed)

@@ -23,12 +23,12 @@ top = st.columns(4)
 status = top[0].selectbox("Status", ["pending", "assigned", "resolved"], key="mq_status")
 kind = top[1].selectbox("Kind", ["any", "message", "user"], key="mq_kind")
 rule = top[2].text_input("Rule", key="mq_rule", placeholder="e.g. flood, en-profanity") or None
-subject = top[3].number_input("User id", min_value=0, step=1, key="mq_user", value=0) or None
+with top[3]:
+    subject = widgets.id_input("User id", key="mq_user")
 room_id: int | None = None
 group_id: int | None = None
 if scope.staff:
-    where = st.number_input("Room id (0: every room)", min_value=0, step=1, key="mq_room")
-    room_id = int(where) or None
+    room_id = widgets.id_input("Room id", key="mq_room", help="Empty: every room.")
 else:
     # A room's owner sees their rooms' items; a group's moderators their groups'.
     places: list[tuple[str, int]] = [("room", r) for r in scope.rooms] + [

@@ -9,17 +9,26 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from dagster import materialize
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
+from core import metrics
+from core.db.sharding import ShardRouter
 from core.settings import REPO_ROOT, Settings, get_settings
+from dashboards.data import rooms as rooms_data
 from domain.resources import open_resources
+from graph_jobs.definitions import resources as graph_resources
+from graph_jobs.engagement_assets import engagement_daily, engagement_retention
 from server.monitor import run_once
 from stack.main import app as cli
 from tests.conftest import require
+from tests.integration.test_graph_api import _befriend, _run_the_graph_jobs
 from tests.integration.test_moderation_queue import _room_with_a_message
 from tests.utils.api import People, Person
 
@@ -39,6 +48,12 @@ def dashboards_call_the_test_api(
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+def _chart(at: AppTest, title: str) -> Any:
+    """The one chart whose spec carries ``title``."""
+    (chart,) = [c for c in at.get("vega_lite_chart") if title in c.proto.spec]
+    return chart
 
 
 def _role(person: Person, role: str) -> Person:
@@ -142,8 +157,12 @@ def test_a_room_owner_sees_their_rooms_queue_and_nothing_of_the_staffs(
     )
     item_id = filed.json()["id"]
     at = _signed_in(owner.username)
-    # The owner's first page is the queue, scoped to their room; the staff's pages are not
-    # registered in their navigation at all.
+    # The owner's pages: their rooms, and the queue scoped to their rooms; the staff's pages
+    # are not registered in their navigation at all.
+    assert _titles(at) == ["Rooms"]
+    assert at.selectbox(key="room_pick").options == [f"queue ({room_id})"]
+    assert "queue" in [s.value for s in at.subheader]
+    _open(at, "moderation")
     assert _titles(at) == ["Moderation queue"]
     assert at.selectbox(key="mq_place").value == ("room", room_id)
 
@@ -152,7 +171,7 @@ def test_a_room_owner_sees_their_rooms_queue_and_nothing_of_the_staffs(
         return item_id in list(at.dataframe[0].value["id"])
 
     _until("the report on the owner's page", listed)
-    for staff_page in ("overview", "alerts", "health"):
+    for staff_page in ("overview", "engagement", "alerts", "community", "health"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(f"views/{staff_page}.py")  # not in this person's navigation
     # A stale link straight to a staff page: the page refuses by itself.
@@ -288,7 +307,7 @@ def test_each_decision_on_the_queue_page_goes_through_the_api_and_is_audited(
     at = _open(_signed_in(moderator.username), "moderation")
     assert _titles(at) == ["Moderation queue"]
     for decision, author in authors.items():
-        at.number_input(key="mq_user").set_value(author.id).run()
+        at.text_input(key="mq_user").input(str(author.id)).run()
 
         def queued(decision: str = decision) -> bool:
             at.run()
@@ -311,8 +330,141 @@ def test_each_decision_on_the_queue_page_goes_through_the_api_and_is_audited(
         assert len(entries) == 1, (decision, audit)
         assert str(entries[0]["actor_id"]) == str(moderator.id)
     # Decided items leave the pending list and show under resolved, with their decision.
-    at.number_input(key="mq_user").set_value(authors["dismiss"].id).run()
+    at.text_input(key="mq_user").input(str(authors["dismiss"].id)).run()
     assert items["dismiss"] not in list(at.dataframe[0].value["id"])
     at.selectbox(key="mq_status").select("resolved").run()
     _choose(at, "mq_item", items["dismiss"])
     assert _chosen(at, "mq_item")["decision"] == "dismiss"
+
+
+# -- rooms, engagement, the community map ---------------------------------------------------
+
+
+def test_the_rooms_page_shows_a_rooms_activity_focus_and_moderation(
+    api_url: str,
+    people: People,
+    settings: Settings,
+    influx: InfluxDBClient,
+    mysql: ShardRouter,
+) -> None:
+    require(settings, "metrics", "chat-persist")
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    author, reporter = people.register(), people.register()
+    tag = uuid.uuid4().hex[:8]
+    room_id, message_id = _room_with_a_message(api_url, moderator, author, f"first {tag}")
+    assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
+    _until(
+        "the report accepted",
+        lambda: (
+            reporter.http.post(
+                "/reports", json={"room_id": room_id, "message_id": message_id, "reason": "test"}
+            ).status_code
+            == 202
+        ),
+    )
+
+    # The metrics job counts the room's message into its minute (within about 10 s).
+    def counted() -> dict[str, float]:
+        return metrics.sum_by_tag(
+            influx,
+            settings.influx_bucket,
+            metrics.ROOM_ACTIVITY,
+            "1m",
+            "messages",
+            "room_id",
+            start="-10m",
+        )
+
+    assert _until("the room's message counted", lambda: counted().get(str(room_id))) == 1
+    topics = {t.key: t for t in rooms_data.trending_topics(influx, mysql, settings)}
+    assert topics["chat"].now >= 1  # the helper's rooms are on the topic "chat"
+
+    at = _open(_signed_in(moderator.username), "rooms")
+    assert _titles(at) == ["Rooms"]
+    options = at.selectbox(key="room_pick").options
+    at.selectbox(key="room_pick").select_index(len(options) - 1).run()  # another room, by id
+    at.text_input(key="room_id").input(str(room_id)).run()
+    assert not _errors(at)
+    assert "queue" in [s.value for s in at.subheader]
+    stays = {m.label: m.value for m in at.metric}
+    assert set(stays) == {"stays, last 7 days", "people", "hours in the room", "hours of focus"}
+    (chart,) = [
+        c for c in at.get("vega_lite_chart") if "Messages and active people" in c.proto.spec
+    ]
+    assert chart.proto.datasets or chart.proto.data  # the room's windows reached the chart
+    queue = at.dataframe[-1].value
+    assert list(queue["status"]) == ["pending"]
+    assert not _errors(at)
+
+
+def test_engagement_shows_the_rollups_retention_hours_and_leaderboard(
+    people: People, settings: Settings
+) -> None:
+    require(settings, "mariadb-0", "influxdb")
+    moderator = _role(people.register(prefix="mod"), "admin")
+    # The rollups for today, as the hourly schedule writes them (the suite's own people were
+    # active today), and the retention cohorts.
+    today = datetime.now(UTC).date()
+    assert materialize(
+        [engagement_daily], resources=graph_resources(), partition_key=today.isoformat()
+    ).success
+    assert materialize([engagement_retention], resources=graph_resources()).success
+    at = _open(_signed_in(moderator.username), "engagement")
+    assert _titles(at) == ["Engagement"]
+    assert {m.label for m in at.metric} == {
+        "daily active users (mean)",
+        "messages",
+        "room joins",
+        "group posts",
+    }
+    (summary,) = [c.value for c in at.caption if c.value.startswith(f"{today}:")]
+    assert int(summary.split(": ")[1].split(" active")[0].replace(",", "")) >= 1
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any("Daily, weekly and monthly active users" in spec for spec in specs)
+    assert len(specs) >= 2  # the retention heatmap too (and the busiest hours, once any)
+    assert list(at.dataframe[-1].value.columns) == [
+        "rank",
+        "user",
+        "hours in rooms",
+        "hours of focus",
+    ]
+    assert not _errors(at)
+
+
+def test_the_community_map_draws_a_community_its_influencers_and_a_path(
+    people: People, settings: Settings
+) -> None:
+    require(settings, "neo4j", "mariadb-0", "kafka")
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    hub, *spokes = (people.register(prefix="cm") for _ in range(5))
+    for spoke in spokes:
+        _befriend(hub, spoke)
+    _run_the_graph_jobs()
+    community_id = int(hub.http.get(f"/users/{hub.id}/community").json()["community_id"])
+
+    at = _open(_signed_in(moderator.username), "community")
+    assert _titles(at) == ["Community map"]
+    options = at.selectbox(key="community_pick").options
+    at.selectbox(key="community_pick").select_index(len(options) - 1).run()
+    at.text_input(key="community_id").input(str(community_id)).run()
+    assert not _errors(at)
+    (drawn,) = [
+        c for c in at.get("vega_lite_chart") if f"Community {community_id}:" in c.proto.spec
+    ]
+    assert drawn.proto.datasets or drawn.proto.data
+    assert "user" in list(at.dataframe[0].value.columns)
+    at.text_input(key="path_from").input(spokes[0].username)
+    at.text_input(key="path_to").input(spokes[3].username)
+    (find,) = [b for b in at.button if b.label == "Find the chain of friends"]
+    find.click().run()
+    assert [s.value for s in at.success] == [
+        f"2 friendship(s): {spokes[0].username} → {hub.username} → {spokes[3].username}"
+    ]
+
+
+def test_a_mistyped_id_is_named_and_filters_nothing(people: People) -> None:
+    moderator = _role(people.register(prefix="mod"), "moderator")
+    at = _open(_signed_in(moderator.username), "moderation")
+    at.text_input(key="mq_user").input("12ab").run()
+    assert "User id: '12ab' is not an id (a positive whole number)." in _errors(at)
+    assert not at.exception

@@ -23,7 +23,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 OUTPUT = REPO_ROOT / "tests" / "output" / "dashboards"
 # The menu's pages for a moderator, in order, and the title each one shows.
-PAGES = ["Overview", "Moderation queue", "Alerts", "Pipeline health"]
+PAGES = [
+    "Overview",
+    "Rooms",
+    "Engagement",
+    "Moderation queue",
+    "Alerts",
+    "Community map",
+    "Pipeline health",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +60,13 @@ def _moderator(settings: Settings) -> tuple[str, str]:
     return username, password
 
 
-def _settled(page: Page) -> None:
-    """Streamlit has finished the run and drawn it: no status widget (it shows while a
-    script runs), no skeleton left in place of an element, every chart drawn."""
+def _settled(page: Page, title: str) -> None:
+    """Streamlit has finished the run and drawn it: the entry script's last mark (drawn
+    after the page, even one that stopped early), no status widget (it shows while a script
+    runs), no skeleton left in place of an element, every chart drawn."""
+    expect(page.locator(".st-key-page-drawn")).to_contain_text(
+        f"{title} · drawn in", timeout=30_000
+    )
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
     charts = page.get_by_test_id("stVegaLiteChart")
@@ -74,7 +86,7 @@ def test_a_moderator_signs_in_and_every_page_renders_without_error(
     require(settings, "dashboards", "api", "monitor", "dagster-webserver")
     username, password = _moderator(settings)
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
     page.goto(f"http://{settings.bind_host}:{settings.dashboard_port}/", timeout=60_000)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
@@ -83,7 +95,7 @@ def test_a_moderator_signs_in_and_every_page_renders_without_error(
     for title in PAGES:
         page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
         expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=30_000)
-        _settled(page)
+        _settled(page, title)
         _no_streamlit_error(page, title)
         shot = OUTPUT / f"{title.lower().replace(' ', '-')}.png"
         page.screenshot(path=str(shot), full_page=True)

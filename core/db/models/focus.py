@@ -17,7 +17,11 @@ class FocusSession(Base):
     replay writes the same row again."""
 
     __tablename__ = "focus_sessions"
-    __table_args__ = (Index("idx_focus_sessions_left", "left_at"), TABLE_OPTIONS)
+    __table_args__ = (
+        Index("idx_focus_sessions_left", "left_at"),
+        Index("idx_focus_sessions_room", "room_id", "left_at"),  # a room's focus time
+        TABLE_OPTIONS,
+    )
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     joined_at: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
