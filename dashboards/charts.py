@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 
 from core.metrics import Point
+from dashboards.data.timeline import Change
 
 HEIGHT = 220
 
@@ -46,6 +47,13 @@ def frame(points: Iterable[Point], field: str, by: str | None = None) -> pd.Data
     return data
 
 
+def marks(changes: Iterable[Change]) -> pd.DataFrame:
+    """Annotations (dashboards.data.timeline) as a chart's ``marked`` rows."""
+    return pd.DataFrame(
+        [{"time": naive_utc(c.at), "label": c.label} for c in changes], columns=["time", "label"]
+    )
+
+
 def line(
     data: pd.DataFrame,
     title: str,
@@ -77,8 +85,8 @@ def line(
     if marked is not None and not marked.empty:
         layers.append(
             alt.Chart(marked)
-            .mark_rule(color="#7f7f7f")
-            .encode(x="time:T", tooltip=["time:T", "label:N"])
+            .mark_rule(color="#7f7f7f", strokeDash=[2, 2])
+            .encode(x="time:T", tooltip=[alt.Tooltip("time:T", format="%H:%M:%S"), "label:N"])
         )
     return alt.LayerChart(layer=layers, title=title, height=HEIGHT)
 

@@ -6,6 +6,7 @@ script), then recorded in MySQL; if the record cannot be written the seat is giv
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Literal
@@ -15,6 +16,7 @@ from sqlalchemy.dialects.mysql import insert
 
 from core import wire
 from core.db.models import RoomInvite, RoomParticipant, StudyRoom, User, UserBlock
+from core.db.sharding import DIRECTORY_SHARD
 from core.events import RoomClosed, RoomCreated, RoomJoined, RoomLeft, RoomTimerChanged
 from core.frames import RoomChanged
 from domain.errors import Conflict, Forbidden, NotFound, Unavailable
@@ -229,13 +231,31 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
 
 async def set_moderation(res: Resources, room_id: int, user_id: int, policy: Policy) -> RoomOut:
     """The owner changes what the word filter does to the room's messages: MySQL, then the
-    live state, so the next send meets the new policy."""
+    live state, so the next send meets the new policy. A change is kept in the moderation
+    audit log (kind ``policy_changed``): the dashboards mark it on their charts."""
     await access_room_as_owner(res, room_id, user_id, to="change the room's moderation")
     async with res.db.for_room(room_id).begin() as session:
+        before = await session.scalar(
+            select(StudyRoom.moderation).where(StudyRoom.id == room_id).with_for_update()
+        )
         await session.execute(
             update(StudyRoom).where(StudyRoom.id == room_id).values(moderation=policy)
         )
     await res.rooms.set_moderation(room_id, policy)
+    if before != policy:
+        await res.db.execute(
+            DIRECTORY_SHARD,
+            "INSERT INTO moderation_events (id, kind, user_id, room_id, actor_id, reason, details)"
+            " VALUES (%s, 'policy_changed', %s, %s, %s, %s, %s)",
+            (
+                res.ids.next_id(),
+                user_id,
+                room_id,
+                user_id,
+                f"the room's word-filter policy: {policy_of(before)} -> {policy}",
+                json.dumps({"from": policy_of(before), "to": policy}),
+            ),
+        )
     state = await ensure_cached(res, room_id)
     return room_out(state, await res.rooms.participant_count(room_id))
 

@@ -12,7 +12,7 @@ from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from domain.errors import Invalid
 from domain.monitoring import alerts as actions
 from domain.schemas.common import Id
-from domain.schemas.monitoring import AlertOut, AlertState
+from domain.schemas.monitoring import AlertOut, AlertState, SnoozeIn
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=ERROR_RESPONSES)
 
@@ -53,3 +53,10 @@ async def acknowledge(alert_id: Id, user_id: UserId, res: Res) -> AlertOut:
     """Acknowledge a firing alert: someone is on it. It stays open until its condition is
     gone. Again on an acknowledged alert: no change. A resolved alert is 409."""
     return await actions.acknowledge(res, user_id, alert_id)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+async def snooze(alert_id: Id, data: SnoozeIn, user_id: UserId, res: Res) -> AlertOut:
+    """Snooze an open alert for ``minutes``: acknowledged until then, firing again after if
+    its condition still holds. A resolved alert is 409."""
+    return await actions.snooze(res, user_id, alert_id, data.minutes)

@@ -12,7 +12,7 @@ import streamlit as st
 from core import metrics
 from dashboards import charts, session, widgets
 from dashboards.api import ApiError
-from dashboards.data import health
+from dashboards.data import health, timeline
 
 viewer = session.gate("alerts", "The alerts inbox")
 st.title("Alerts")
@@ -44,19 +44,11 @@ def _evidence(alert: dict[str, Any]) -> None:
     elif measurement == metrics.FLINK_JOB:
         points = [p for p in points if p.tags.get("job") == subject]
     data = charts.frame(points, field)
-    marks = pd.DataFrame(
-        [{"time": charts.naive_utc(started), "label": "fired"}]
-        + (
-            [
-                {
-                    "time": charts.naive_utc(datetime.fromisoformat(alert["resolved_at"])),
-                    "label": "resolved",
-                }
-            ]
-            if alert.get("resolved_at")
-            else []
-        )
-    )
+    changes = [timeline.Change(started, "this alert fired")]
+    if alert.get("resolved_at"):
+        changes.append(timeline.Change(datetime.fromisoformat(alert["resolved_at"]), "resolved"))
+    changes += timeline.since(session.mysql(), session.settings(), started - timedelta(minutes=15))
+    marks = charts.marks(changes)
     st.altair_chart(
         charts.line(
             data,
@@ -136,8 +128,23 @@ if alert["state"] == "firing" and right.button(
     else:
         st.toast(f"Acknowledged: {alert['rule']} on {alert['subject']}")
         st.rerun()
+SNOOZES = {"15 minutes": 15, "1 hour": 60, "4 hours": 240, "1 day": 1440}
+if alert["state"] != "resolved":
+    with right.popover("Snooze", icon=":material/snooze:"):
+        length = st.radio("For", list(SNOOZES), key=f"snooze-for-{alert['id']}")
+        if st.button("Snooze it", key=f"snooze-{alert['id']}"):
+            try:
+                with viewer.api() as api:
+                    api.post(f"/admin/alerts/{alert['id']}/snooze", {"minutes": SNOOZES[length]})
+            except ApiError as error:
+                session.api_failed(error)
+            else:
+                st.toast(f"Snoozed for {length}: it fires again after, if still open.")
+                st.rerun()
 if alert.get("acknowledged_by"):
     right.caption(f"acknowledged by user {alert['acknowledged_by']} at {alert['acknowledged_at']}")
+if alert.get("snoozed_until"):
+    right.caption(f"snoozed until {alert['snoozed_until']}")
 _evidence(alert)
 try:
     with viewer.api() as api:

@@ -4,7 +4,7 @@ reload), as often as the monitor measures."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +12,7 @@ import streamlit as st
 from core import metrics
 from dashboards import charts, session
 from dashboards.api import ApiError
-from dashboards.data import health
+from dashboards.data import health, timeline
 
 viewer = session.gate("overview", "The overview")
 st.title("Overview")
@@ -72,11 +72,20 @@ def live() -> None:
         help="People who sent, joined or left in the last complete minute (the metrics job).",
     )
     volume = metrics.query(influx, settings.influx_bucket, metrics.COMMUNITY, "1m", start="-1h")
+    changes = timeline.since(session.mysql(), settings, datetime.now(UTC) - timedelta(hours=1))
     st.altair_chart(
-        charts.line(charts.frame(volume, "messages"), "Messages per minute", "messages"),
+        charts.line(
+            charts.frame(volume, "messages"),
+            "Messages per minute",
+            "messages",
+            marked=charts.marks(changes),
+        ),
         width="stretch",
     )
-    st.caption("Hollow points: minutes still filling (provisional).")
+    st.caption(
+        "Hollow points: minutes still filling (provisional). Dotted lines: a room's filter "
+        "policy changed, or a Dagster run started (hover for which)."
+    )
 
 
 live()

@@ -3,6 +3,7 @@ activity, focus time and moderation). A room's owner sees their own rooms only."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ import streamlit as st
 from core import metrics
 from dashboards import charts, session, widgets
 from dashboards.api import ApiError
-from dashboards.data import rooms
+from dashboards.data import rooms, timeline
 
 viewer = session.gate("rooms", "Rooms")
 scope = viewer.scope
@@ -149,7 +150,18 @@ series = pd.concat(
     [charts.frame(points, field).assign(series=field) for field in ("messages", "active_users")],
     ignore_index=True,
 )
-st.altair_chart(charts.line(series, "Messages and active people", "per window"), width="stretch")
+changes = timeline.since(
+    mysql,
+    settings,
+    datetime.now(UTC) - (timedelta(days=7) if period == "1h" else timedelta(hours=3)),
+    room_id=room_id,
+)
+st.altair_chart(
+    charts.line(series, "Messages and active people", "per window", marked=charts.marks(changes)),
+    width="stretch",
+)
+if changes:
+    st.caption("Dotted lines: the room's word-filter policy changed (hover for how).")
 
 st.markdown("**Moderation in this room**")
 try:

@@ -202,10 +202,12 @@ async def record(
     as (``firing`` or ``resolved``, condition)."""
     rows = await res.db.fetch(
         DIRECTORY_SHARD,
-        "SELECT id, rule, subject FROM alerts WHERE scope = %s AND open_key IS NOT NULL",
+        "SELECT id, rule, subject, snoozed_until <= UTC_TIMESTAMP(6) FROM alerts"
+        " WHERE scope = %s AND open_key IS NOT NULL",
         (scope,),
     )
-    open_alerts = {(str(rule), str(subject)): int(alert_id) for alert_id, rule, subject in rows}
+    open_alerts = {(str(rule), str(subject)): int(alert_id) for alert_id, rule, subject, _ in rows}
+    snooze_over = {int(alert_id) for alert_id, _, _, over in rows if over}
     seen: set[tuple[str, str]] = set()
     changes: list[tuple[str, Condition]] = []
     for condition in conditions:
@@ -214,6 +216,9 @@ async def record(
         alert_id = open_alerts.get(key)
         if condition.firing and alert_id is None:
             await _fire(res, scope, condition)
+            changes.append(("firing", condition))
+        elif condition.firing and alert_id in snooze_over:
+            await _refire(res, alert_id, condition)
             changes.append(("firing", condition))
         elif condition.firing and alert_id is not None:
             await res.db.execute(
@@ -263,6 +268,24 @@ async def _fire(res: Resources, scope: str, condition: Condition) -> None:
     log.warning("alert firing: %s %s: %s", condition.rule, condition.subject, condition.message)
 
 
+async def _refire(res: Resources, alert_id: int, condition: Condition) -> None:
+    """A snoozed alert whose snooze is over, its condition still there: firing again."""
+    async with res.db.directory().begin() as session:
+        connection = await session.connection()
+        await connection.exec_driver_sql(
+            "UPDATE alerts SET state = 'firing', snoozed_until = NULL, acknowledged_by = NULL,"
+            " acknowledged_at = NULL, value = %s, message = %s, updated_at = UTC_TIMESTAMP(6)"
+            " WHERE id = %s",
+            (condition.value, condition.message[:255], alert_id),
+        )
+        await connection.exec_driver_sql(
+            "INSERT INTO alert_events (id, alert_id, state, value, created_at)"
+            " VALUES (%s, %s, 'firing', %s, UTC_TIMESTAMP(6))",
+            (res.ids.next_id(), alert_id, condition.value),
+        )
+    log.warning("alert firing again after its snooze: %s %s", condition.rule, condition.subject)
+
+
 async def _resolve(res: Resources, alert_id: int, value: float) -> None:
     async with res.db.directory().begin() as session:
         connection = await session.connection()
@@ -283,7 +306,7 @@ async def _resolve(res: Resources, alert_id: int, value: float) -> None:
 
 _COLUMNS = (
     "id, scope, rule, subject, severity, state, value, threshold, message, started_at,"
-    " updated_at, resolved_at, acknowledged_by, acknowledged_at"
+    " updated_at, resolved_at, acknowledged_by, acknowledged_at, snoozed_until"
 )
 
 
@@ -307,6 +330,7 @@ def _alert(row: tuple[Any, ...], events: list[AlertEventOut] | None = None) -> A
         resolved_at,
         acknowledged_by,
         acknowledged_at,
+        snoozed_until,
     ) = row
     return AlertOut(
         id=int(alert_id),
@@ -323,6 +347,7 @@ def _alert(row: tuple[Any, ...], events: list[AlertEventOut] | None = None) -> A
         resolved_at=_utc(resolved_at),
         acknowledged_by=acknowledged_by,
         acknowledged_at=_utc(acknowledged_at),
+        snoozed_until=_utc(snoozed_until),
         history=events,
     )
 
@@ -421,4 +446,33 @@ async def acknowledge(res: Resources, user_id: int, alert_id: int) -> AlertOut:
                 " WHERE id = %s",
                 (res.ids.next_id(), user_id, alert_id),
             )
+    return await _with_history(res, alert_id)
+
+
+async def snooze(res: Resources, user_id: int, alert_id: int, minutes: int) -> AlertOut:
+    """Acknowledge an open alert until ``minutes`` from now: out of the firing list, and
+    firing again after that if its condition still holds. A resolved alert is 409."""
+    await _require_staff(res, user_id)
+    async with res.db.directory().begin() as session:
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(
+            "SELECT state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
+        )
+        row = result.first()
+        if row is None:
+            raise NotFound(f"alert {alert_id} does not exist")
+        if row[0] == "resolved":
+            raise Conflict(f"alert {alert_id} is resolved already", code="resolved")
+        await connection.exec_driver_sql(
+            "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
+            " acknowledged_at = UTC_TIMESTAMP(6),"
+            " snoozed_until = UTC_TIMESTAMP(6) + INTERVAL %s MINUTE,"
+            " updated_at = UTC_TIMESTAMP(6) WHERE id = %s",
+            (user_id, minutes, alert_id),
+        )
+        await connection.exec_driver_sql(
+            "INSERT INTO alert_events (id, alert_id, state, value, actor_id, created_at)"
+            " SELECT %s, id, 'snoozed', value, %s, UTC_TIMESTAMP(6) FROM alerts WHERE id = %s",
+            (res.ids.next_id(), user_id, alert_id),
+        )
     return await _with_history(res, alert_id)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.schemas.common import UtcDateTime
 
 AlertState = Literal["firing", "acknowledged", "resolved"]
+AlertEventState = Literal["firing", "acknowledged", "snoozed", "resolved"]
 
 
 class AlertEventOut(BaseModel):
-    state: AlertState
+    state: AlertEventState
     value: float = Field(description="What the monitor measured then.")
     actor_id: int | None = Field(description="Who acknowledged; null: the monitor.")
     at: UtcDateTime
@@ -38,6 +39,16 @@ class AlertOut(BaseModel):
     resolved_at: UtcDateTime | None
     acknowledged_by: int | None
     acknowledged_at: UtcDateTime | None
+    snoozed_until: UtcDateTime | None = Field(
+        default=None,
+        description="Snoozed: acknowledged until then; it fires again after, if still open.",
+    )
     history: list[AlertEventOut] | None = Field(
         default=None, description="Every state it went through (only on GET /admin/alerts/{id})."
     )
+
+
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int = Field(ge=1, le=7 * 24 * 60, description="How long, 1 minute to 7 days.")

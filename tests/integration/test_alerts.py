@@ -373,3 +373,50 @@ def test_a_socket_too_slow_for_its_room_fires_delivery_success_and_resolves(
         assert closed.rcvd.code == 1013  # it was cut off
     resolved = _rounds_until(window, scope, "delivery_success", _any, timeout=30)
     assert resolved == [("resolved", "chat")]
+
+
+def test_a_snoozed_alert_fires_again_when_its_snooze_ends_if_still_open(
+    settings: Settings, scope: str, moderator: Person, mysql: ShardRouter
+) -> None:
+    require(settings, "mariadb-0", "redis", "kafka", "flink-jobmanager")
+    missing = f"no-such-job-{scope}"
+    forced = settings.model_copy(update={"monitor_flink_jobs": [missing]})
+    assert _changes(_round(forced, scope), "flink_job") == [("firing", missing)]
+    listed = moderator.http.get("/admin/alerts", params={"state": "firing", "rule": "flink_job"})
+    (alert,) = [a for a in listed.json()["items"] if a["subject"] == missing]
+    for minutes in (0, 7 * 24 * 60 + 1):
+        refused = moderator.http.post(
+            f"/admin/alerts/{alert['id']}/snooze", json={"minutes": minutes}
+        )
+        assert refused.status_code == 422, refused.text
+    snoozed = moderator.http.post(f"/admin/alerts/{alert['id']}/snooze", json={"minutes": 30})
+    assert snoozed.status_code == 200, snoozed.text
+    body = snoozed.json()
+    assert body["state"] == "acknowledged"
+    until = datetime.fromisoformat(body["snoozed_until"])
+    assert 29 * 60 < (until - datetime.now(UTC)).total_seconds() <= 30 * 60
+    assert [e["state"] for e in body["history"]] == ["firing", "snoozed"]
+    # Still snoozed: a round with the condition still there leaves it acknowledged.
+    assert _changes(_round(forced, scope), "flink_job") == []
+    # Thirty minutes on (the end moved into the past): the next round fires it again.
+    with mysql.directory_engine().begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE alerts SET snoozed_until = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"
+                " WHERE id = :id"
+            ),
+            {"id": alert["id"]},
+        )
+    assert _changes(_round(forced, scope), "flink_job") == [("firing", missing)]
+    again = moderator.http.get(f"/admin/alerts/{alert['id']}").json()
+    assert (again["state"], again["snoozed_until"], again["acknowledged_by"]) == (
+        "firing",
+        None,
+        None,
+    )
+    assert [e["state"] for e in again["history"]] == ["firing", "snoozed", "firing"]
+    lifted = settings.model_copy(update={"monitor_flink_jobs": []})
+    assert _changes(_round(lifted, scope), "flink_job") == [("resolved", missing)]
+    late = moderator.http.post(f"/admin/alerts/{alert['id']}/snooze", json={"minutes": 5})
+    assert late.status_code == 409
+    assert late.json()["error"] == "resolved"

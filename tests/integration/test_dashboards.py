@@ -231,14 +231,14 @@ def _round(settings: Settings, scope: str) -> None:
     asyncio.run(go())
 
 
-def test_an_alert_is_acknowledged_from_the_inbox_through_the_api(
+def test_alerts_are_acknowledged_and_snoozed_from_the_inbox_through_the_api(
     people: People, settings: Settings
 ) -> None:
     require(settings, "flink-jobmanager")
     moderator = _role(people.register(prefix="mod"), "moderator")
     scope = f"test-{uuid.uuid4().hex[:8]}"
-    missing = f"no-such-job-{scope}"
-    _round(settings.model_copy(update={"monitor_flink_jobs": [missing]}), scope)
+    missing, sleepy = f"no-such-job-{scope}", f"sleepy-job-{scope}"
+    _round(settings.model_copy(update={"monitor_flink_jobs": [missing, sleepy]}), scope)
     at = _open(_signed_in(moderator.username), "alerts")
     assert _titles(at) == ["Alerts"]
     at.selectbox(key="alert_rule").select("flink_job").run()
@@ -252,6 +252,23 @@ def test_an_alert_is_acknowledged_from_the_inbox_through_the_api(
     )
     (mine,) = [a for a in reply.json()["items"] if a["subject"] == missing]
     assert str(mine["acknowledged_by"]) == str(moderator.id)
+    # The other one, snoozed for an hour from its popover.
+    at.selectbox(key="alert_rule").select("flink_job").run()
+    _choose(at, "alert_chosen", sleepy)
+    sleepy_id = next(
+        o.split("(")[-1].rstrip(")")
+        for o in at.selectbox(key="alert_chosen").options
+        if sleepy in o
+    )
+    at.radio(key=f"snooze-for-{sleepy_id}").set_value("1 hour")
+    (snooze,) = [b for b in at.button if b.label == "Snooze it"]
+    snooze.click().run()
+    assert not _errors(at)
+    snoozed = moderator.http.get(f"/admin/alerts/{sleepy_id}").json()
+    assert snoozed["state"] == "acknowledged"
+    left = datetime.fromisoformat(snoozed["snoozed_until"]) - datetime.now(UTC)
+    assert 59 * 60 < left.total_seconds() <= 3600
+    assert [e["state"] for e in snoozed["history"]] == ["firing", "snoozed"]
     # Lifted: the monitor resolves it; the inbox lists it under resolved.
     _round(settings.model_copy(update={"monitor_flink_jobs": []}), scope)
     at.segmented_control(key="alert_state").set_value("resolved").run()
@@ -353,6 +370,8 @@ def test_the_rooms_page_shows_a_rooms_activity_focus_and_moderation(
     tag = uuid.uuid4().hex[:8]
     room_id, message_id = _room_with_a_message(api_url, moderator, author, f"first {tag}")
     assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
+    policy = moderator.http.put(f"/rooms/{room_id}/moderation", json={"moderation": "flag"})
+    assert policy.status_code == 200
     _until(
         "the report accepted",
         lambda: (
@@ -392,6 +411,10 @@ def test_the_rooms_page_shows_a_rooms_activity_focus_and_moderation(
         c for c in at.get("vega_lite_chart") if "Messages and active people" in c.proto.spec
     ]
     assert chart.proto.datasets or chart.proto.data  # the room's windows reached the chart
+    # The policy change is marked on the room's chart.
+    assert "Dotted lines: the room's word-filter policy changed (hover for how)." in [
+        c.value for c in at.caption
+    ]
     queue = at.dataframe[-1].value
     assert list(queue["status"]) == ["pending"]
     assert not _errors(at)

@@ -102,6 +102,20 @@ def test_a_masked_message_is_stored_as_sent_masked_for_others_and_whole_for_its_
     changed = alice.http.put(f"/rooms/{room_id}/moderation", json={"moderation": "mask"})
     assert changed.status_code == 200
     assert changed.json()["moderation"] == "mask"
+    # The change is in the audit log (the dashboards mark it on their charts); setting the
+    # same policy again changes nothing and adds nothing.
+    assert alice.http.put(f"/rooms/{room_id}/moderation", json={"moderation": "mask"}).is_success
+    with mysql.directory_engine().connect() as connection:
+        audited = connection.execute(
+            text(
+                "SELECT kind, user_id, actor_id, reason FROM moderation_events"
+                " WHERE room_id = :r AND kind = 'policy_changed'"
+            ),
+            {"r": room_id},
+        ).all()
+    assert [tuple(row) for row in audited] == [
+        ("policy_changed", alice.id, alice.id, "the room's word-filter policy: block -> mask")
+    ]
     body = "this sh1t is hard"
     with socket(api_url, alice) as a, socket(api_url, bob) as b:
         for ws in (a, b):

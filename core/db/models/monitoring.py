@@ -18,6 +18,8 @@ from core.db.models.base import (
 # On the directory shard: alerts are few, and the API reads them from one place.
 
 ALERT_STATES = ("firing", "acknowledged", "resolved")
+# An alert's history also records snoozes: acknowledged until ``alerts.snoozed_until``.
+ALERT_EVENT_STATES = ("firing", "acknowledged", "snoozed", "resolved")
 SEVERITIES = ("critical", "warning")
 
 
@@ -54,6 +56,9 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
     acknowledged_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    # Set by a snooze: the alert is acknowledged until then, and fires again after it if its
+    # condition still holds (the monitor's next round).
+    snoozed_until: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class AlertEvent(Base):
@@ -65,7 +70,9 @@ class AlertEvent(Base):
 
     id: Mapped[int] = snowflake_pk()
     alert_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    state: Mapped[str] = mapped_column(Enum(*ALERT_STATES, name="alert_state"), nullable=False)
+    state: Mapped[str] = mapped_column(
+        Enum(*ALERT_EVENT_STATES, name="alert_event_state"), nullable=False
+    )
     value: Mapped[float] = mapped_column(Double, nullable=False)
     actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = created_at()
