@@ -4,7 +4,6 @@ tests/output/dashboards/ (CI keeps that folder), and no page may show a Streamli
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from typer.testing import CliRunner
 
+from bench.browser import launch, open_page, settled, sign_in
 from core.settings import REPO_ROOT, Settings
 from stack.main import app as cli
 from tests.conftest import require
-from tests.integration.test_web_client import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -36,11 +35,11 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is missing: `make test` installs it")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            launched = launch(playwright)
+        except RuntimeError as error:
+            pytest.fail(str(error))
         yield launched
         launched.close()
 
@@ -60,20 +59,6 @@ def _moderator(settings: Settings) -> tuple[str, str]:
     return username, password
 
 
-def _settled(page: Page, title: str) -> None:
-    """Streamlit has finished the run and drawn it: the entry script's last mark (drawn
-    after the page, even one that stopped early), no status widget (it shows while a script
-    runs), no skeleton left in place of an element, every chart drawn."""
-    expect(page.locator(".st-key-page-drawn")).to_contain_text(
-        f"{title} · drawn in", timeout=30_000
-    )
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=30_000)
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=30_000)
-    charts = page.get_by_test_id("stVegaLiteChart")
-    for index in range(charts.count()):
-        expect(charts.nth(index).locator("canvas, svg").first).to_be_visible(timeout=30_000)
-
-
 def _no_streamlit_error(page: Page, title: str) -> None:
     for test_id in ("stException", "stAlertContentError"):
         found = page.get_by_test_id(test_id)
@@ -87,15 +72,12 @@ def test_a_moderator_signs_in_and_every_page_renders_without_error(
     username, password = _moderator(settings)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
-    page.goto(f"http://{settings.bind_host}:{settings.dashboard_port}/", timeout=60_000)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"http://{settings.bind_host}:{settings.dashboard_port}/", username, password)
     shots: list[Path] = []
     for title in PAGES:
-        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+        open_page(page, title)
         expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=30_000)
-        _settled(page, title)
+        settled(page, title)
         _no_streamlit_error(page, title)
         shot = OUTPUT / f"{title.lower().replace(' ', '-')}.png"
         page.screenshot(path=str(shot), full_page=True)
