@@ -48,7 +48,9 @@ BUDGET_S = 2.0
 console = Console()
 
 
-def _moderator(settings: Settings) -> tuple[str, str]:
+def make_moderator(settings: Settings) -> tuple[str, str]:
+    """A fresh account on the stack's own API (the one the served dashboards call), made a
+    moderator by the CLI; its username and password."""
     username, password = f"bench{uuid.uuid4().hex[:10]}", "correct horse battery"
     api = f"http://{settings.api_host}:{settings.api_port}"
     created = httpx.post(
@@ -76,7 +78,7 @@ def _population(settings: Settings) -> dict[str, int]:
 
 
 def measure(settings: Settings, pages: list[str], rounds: int) -> dict[str, Any]:
-    username, password = _moderator(settings)
+    username, password = make_moderator(settings)
     url = f"http://{settings.bind_host}:{settings.dashboard_port}/"
     loads: dict[str, list[float]] = {page: [] for page in pages}
     server: dict[str, list[float]] = {page: [] for page in pages}
@@ -108,7 +110,7 @@ def measure(settings: Settings, pages: list[str], rounds: int) -> dict[str, Any]
                 "median_s": round(statistics.median(warm), 3),
                 "max_s": round(max(warm), 3),
                 "server_median_s": round(statistics.median(server[title][1:] or server[title]), 3),
-                "within_budget": max(warm) <= BUDGET_S,
+                "within_budget": max(loads[title]) <= BUDGET_S,  # the first load too
             }
         )
     return {

@@ -25,6 +25,23 @@ def _change(ranked: rooms.Ranked) -> str:
     return "new" if ranked.change is None else f"{ranked.change:+.0%}"
 
 
+def _trending(ranked: list[rooms.Ranked], caption: str, names: tuple[str, str]) -> None:
+    """The top ten, this hour against the hour before."""
+    key, count = names
+    st.caption(caption)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {key: r.key, count: int(r.now), "hour before": int(r.before), "change": _change(r)}
+                for r in ranked[:10]
+            ],
+            columns=[key, count, "hour before", "change"],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
 busiest = rooms.busiest(influx, settings, hours=24)
 if not scope.staff:
     busiest = [(room_id, n) for room_id, n in busiest if room_id in scope.rooms]
@@ -53,41 +70,15 @@ with left:
 if scope.staff:
     with right:
         st.subheader("Trending", help="The last hour against the hour before.")
-        topics = rooms.trending_topics(influx, mysql, settings)[:10]
-        st.caption("Room topics, by messages")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "topic": t.key,
-                        "messages": int(t.now),
-                        "hour before": int(t.before),
-                        "change": _change(t),
-                    }
-                    for t in topics
-                ],
-                columns=["topic", "messages", "hour before", "change"],
-            ),
-            hide_index=True,
-            width="stretch",
+        _trending(
+            rooms.trending_topics(influx, mysql, settings),
+            "Room topics, by messages",
+            ("topic", "messages"),
         )
-        terms = rooms.trending_terms(influx, settings)[:10]
-        st.caption("Terms in messages (stop words and masked words left out)")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "term": t.key,
-                        "uses": int(t.now),
-                        "hour before": int(t.before),
-                        "change": _change(t),
-                    }
-                    for t in terms
-                ],
-                columns=["term", "uses", "hour before", "change"],
-            ),
-            hide_index=True,
-            width="stretch",
+        _trending(
+            rooms.trending_terms(influx, settings),
+            "Terms in messages (stop words and masked words left out)",
+            ("term", "uses"),
         )
 
 # -- one room --------------------------------------------------------------------------------

@@ -420,20 +420,26 @@ async def _with_history(res: Resources, alert_id: int) -> AlertOut:
     return _alert(rows[0], history)
 
 
+async def _lock_open(connection: Any, alert_id: int) -> str:
+    """The alert's state, its row locked for this transaction; 404 if none, 409 if resolved."""
+    result = await connection.exec_driver_sql(
+        "SELECT state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
+    )
+    row = result.first()
+    if row is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    if row[0] == "resolved":
+        raise Conflict(f"alert {alert_id} is resolved already", code="resolved")
+    return str(row[0])
+
+
 async def acknowledge(res: Resources, user_id: int, alert_id: int) -> AlertOut:
     """A firing alert becomes acknowledged (again: no change). A resolved one is 409."""
     await _require_staff(res, user_id)
     async with res.db.directory().begin() as session:
         connection = await session.connection()
-        result = await connection.exec_driver_sql(
-            "SELECT state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
-        )
-        row = result.first()
-        if row is None:
-            raise NotFound(f"alert {alert_id} does not exist")
-        if row[0] == "resolved":
-            raise Conflict(f"alert {alert_id} is resolved already", code="resolved")
-        if row[0] == "firing":
+        state = await _lock_open(connection, alert_id)
+        if state == "firing":
             await connection.exec_driver_sql(
                 "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
                 " acknowledged_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6)"
@@ -455,14 +461,7 @@ async def snooze(res: Resources, user_id: int, alert_id: int, minutes: int) -> A
     await _require_staff(res, user_id)
     async with res.db.directory().begin() as session:
         connection = await session.connection()
-        result = await connection.exec_driver_sql(
-            "SELECT state FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)
-        )
-        row = result.first()
-        if row is None:
-            raise NotFound(f"alert {alert_id} does not exist")
-        if row[0] == "resolved":
-            raise Conflict(f"alert {alert_id} is resolved already", code="resolved")
+        await _lock_open(connection, alert_id)
         await connection.exec_driver_sql(
             "UPDATE alerts SET state = 'acknowledged', acknowledged_by = %s,"
             " acknowledged_at = UTC_TIMESTAMP(6),"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from server.monitor import run_once
 from stack.main import app as cli
 from tests.conftest import require
 from tests.integration.test_graph_api import _befriend, _run_the_graph_jobs
-from tests.integration.test_moderation_queue import _room_with_a_message
+from tests.integration.test_moderation_queue import _room_with_a_message, _wait_for
 from tests.utils.api import People, Person
 
 pytestmark = [pytest.mark.integration]
@@ -98,16 +98,6 @@ def _titles(at: AppTest) -> list[str]:
     return [t.value for t in at.title]
 
 
-def _until(what: str, probe: Callable[[], Any], timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
-
-
 # -- sign-in ---------------------------------------------------------------------------------
 
 
@@ -141,7 +131,7 @@ def test_a_room_owner_sees_their_rooms_queue_and_nothing_of_the_staffs(
     owner, author, reporter = (people.register() for _ in range(3))
     room_id, message_id = _room_with_a_message(api_url, owner, author, "buy cheap essays here")
     assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
-    filed = _until(
+    filed = _wait_for(
         "the report accepted (the message stored)",
         lambda: (
             r
@@ -170,7 +160,7 @@ def test_a_room_owner_sees_their_rooms_queue_and_nothing_of_the_staffs(
         at.run()
         return item_id in list(at.dataframe[0].value["id"])
 
-    _until("the report on the owner's page", listed)
+    _wait_for("the report on the owner's page", listed)
     for staff_page in ("overview", "engagement", "alerts", "community", "health"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(f"views/{staff_page}.py")  # not in this person's navigation
@@ -215,7 +205,7 @@ def test_the_overview_shows_the_live_kpis_rooms_and_volume(people: People) -> No
         at.run()
         return {m.label: m.value for m in at.metric}["room join p95"] != "—"
 
-    _until("the join in the monitor's window", joined_counted, timeout=30)
+    _wait_for("the join in the monitor's window", joined_counted, timeout=30)
     people_now = int({m.label: m.value for m in at.metric}["people in rooms now"].replace(",", ""))
     assert people_now >= 2
     (volume,) = at.get("vega_lite_chart")
@@ -319,7 +309,7 @@ def test_each_decision_on_the_queue_page_goes_through_the_api_and_is_audited(
             )
             return r if r.status_code == 202 else None
 
-        items[decision] = _until("the report accepted", report).json()["id"]
+        items[decision] = _wait_for("the report accepted", report).json()["id"]
 
     at = _open(_signed_in(moderator.username), "moderation")
     assert _titles(at) == ["Moderation queue"]
@@ -331,7 +321,7 @@ def test_each_decision_on_the_queue_page_goes_through_the_api_and_is_audited(
             options = at.selectbox(key="mq_item").options if at.selectbox else []
             return any(items[decision] in option for option in options)
 
-        _until(f"the {decision} item on the page", queued)
+        _wait_for(f"the {decision} item on the page", queued)
         _choose(at, "mq_item", items[decision])
         assert _chosen(at, "mq_item")["id"] == items[decision]
         # The evidence: the message as it was sent.
@@ -372,7 +362,7 @@ def test_the_rooms_page_shows_a_rooms_activity_focus_and_moderation(
     assert reporter.http.post(f"/rooms/{room_id}/join").status_code == 200
     policy = moderator.http.put(f"/rooms/{room_id}/moderation", json={"moderation": "flag"})
     assert policy.status_code == 200
-    _until(
+    _wait_for(
         "the report accepted",
         lambda: (
             reporter.http.post(
@@ -394,7 +384,7 @@ def test_the_rooms_page_shows_a_rooms_activity_focus_and_moderation(
             start="-10m",
         )
 
-    assert _until("the room's message counted", lambda: counted().get(str(room_id))) == 1
+    assert _wait_for("the room's message counted", lambda: counted().get(str(room_id))) == 1
     topics = {t.key: t for t in rooms_data.trending_topics(influx, mysql, settings)}
     assert topics["chat"].now >= 1  # the helper's rooms are on the topic "chat"
 

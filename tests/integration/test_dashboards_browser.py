@@ -4,33 +4,20 @@ tests/output/dashboards/ (CI keeps that folder), and no page may show a Streamli
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from typer.testing import CliRunner
 
 from bench.browser import launch, open_page, settled, sign_in
+from bench.dashboards import PAGES, make_moderator
 from core.settings import REPO_ROOT, Settings
-from stack.main import app as cli
 from tests.conftest import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 OUTPUT = REPO_ROOT / "tests" / "output" / "dashboards"
-# The menu's pages for a moderator, in order, and the title each one shows.
-PAGES = [
-    "Overview",
-    "Rooms",
-    "Engagement",
-    "Moderation queue",
-    "Alerts",
-    "Community map",
-    "Pipeline health",
-]
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +31,6 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _moderator(settings: Settings) -> tuple[str, str]:
-    """A fresh account on the stack's own API (the one the served dashboards call)."""
-    username, password = f"dash{uuid.uuid4().hex[:10]}", "correct horse battery"
-    api = f"http://{settings.api_host}:{settings.api_port}"
-    created = httpx.post(
-        f"{api}/auth/register",
-        json={"username": username, "password": password, "display_name": "Dash"},
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    result = CliRunner().invoke(cli, ["moderation", "set-role", username, "moderator"])
-    assert result.exit_code == 0, result.output
-    return username, password
-
-
 def _no_streamlit_error(page: Page, title: str) -> None:
     for test_id in ("stException", "stAlertContentError"):
         found = page.get_by_test_id(test_id)
@@ -69,7 +41,7 @@ def test_a_moderator_signs_in_and_every_page_renders_without_error(
     browser: Browser, settings: Settings
 ) -> None:
     require(settings, "dashboards", "api", "monitor", "dagster-webserver")
-    username, password = _moderator(settings)
+    username, password = make_moderator(settings)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
     sign_in(page, f"http://{settings.bind_host}:{settings.dashboard_port}/", username, password)
