@@ -40,3 +40,15 @@ def id_input(label: str, key: str, *, help: str | None = None) -> int | None:
         st.error(f"{label}: {typed!r} is not an id (a positive whole number).")
         return None
     return int(typed)
+
+
+_MARKDOWN_PUNCTUATION = frozenset("\\`*_{}[]()#+-.!|<>~:$=\"'&")
+
+
+def plain(text: object) -> str:
+    """``text`` shown as itself inside Streamlit markdown: every ASCII punctuation character
+    a markdown construct could start with backslash-escaped (CommonMark allows it for all of
+    them). For what people typed (messages, report reasons, room names): a body of
+    ``![x](http://elsewhere/pixel)`` must not load an image in a moderator's browser, nor
+    ``:red[...]`` or ``$...$`` restyle the page."""
+    return "".join("\\" + c if c in _MARKDOWN_PUNCTUATION else c for c in str(text))

@@ -112,7 +112,7 @@ chosen = st.selectbox(
 alert: dict[str, Any] = chosen or items[0]
 icon = ":material/error:" if alert["severity"] == "critical" else ":material/warning:"
 st.subheader(f"{alert['rule']} on {alert['subject']}")
-st.markdown(f"{icon} **{alert['severity']}**, {alert['state']}: {alert['message']}")
+st.markdown(f"{icon} **{alert['severity']}**, {alert['state']}: {widgets.plain(alert['message'])}")
 left, right = st.columns([3, 1])
 left.write(
     f"value **{alert['value']:g}** against **{alert['threshold']:g}** · since {alert['started_at']}"

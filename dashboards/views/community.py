@@ -124,7 +124,7 @@ if asked:
     ids = {name: community.user_id(mysql, name.strip()) for name in (start, end)}
     unknown = [name for name, found in ids.items() if found is None]
     if unknown:
-        st.error(f"No such user: {', '.join(unknown) or '(empty)'}")
+        st.error(f"No such user: {widgets.plain(', '.join(unknown)) or '(empty)'}")
     else:
         try:
             with viewer.api() as api:

@@ -102,9 +102,12 @@ widgets.pager("queue", page["next_cursor"])
 
 
 def _marked(body: str, hit: dict[str, Any]) -> str:
-    """The message with the hit's original span in bold."""
+    """The message, escaped, with the hit's original span in red."""
     start, end = int(hit["start"]), int(hit["end"])
-    return f"{body[:start]}**:red[{body[start:end]}]**{body[end:]}"
+    before, span, after = (
+        widgets.plain(part) for part in (body[:start], body[start:end], body[end:])
+    )
+    return f"{before}**:red[{span}]**{after}"
 
 
 if not items:
@@ -121,7 +124,7 @@ else:
         )
         or items[0]
     )
-    st.subheader(f"{item['action']} · {item['rule'] or 'report'}")
+    st.subheader(widgets.plain(f"{item['action']} · {item['rule'] or 'report'}"))
     st.caption(
         f"item {item['id']} · {item['kind']} by user {item['subject_user_id']}"
         + (f" in room {item['room_id']}" if item["room_id"] else "")
@@ -129,17 +132,20 @@ else:
         + (f" · reported by user {item['reporter_id']}" if item["reporter_id"] else "")
         + f" · {item['created_at']}"
     )
-    st.write(f"Reason: {item['reason']}")
+    st.markdown(f"Reason: {widgets.plain(item['reason'])}")
     body = item["body"] or ""
     evidence: list[dict[str, Any]] = item["evidence"] or []
     hits = [e for e in evidence if "start" in e and "end" in e]
     if body:
-        st.markdown("> " + (_marked(body, hits[0]) if hits else body).replace("\n", "\n> "))
+        shown = _marked(body, hits[0]) if hits else widgets.plain(body)
+        st.markdown("> " + shown.replace("\n", "\n> "))
     for hit in hits:
         chain = " → ".join(
-            [f"`{hit['original']}`"] + [f"`{s['text']}` ({s['step']})" for s in hit["steps"]]
+            [f"**{widgets.plain(hit['original'])}**"]
+            + [f"**{widgets.plain(s['text'])}** ({widgets.plain(s['step'])})" for s in hit["steps"]]
         )
-        st.markdown(f"- rule **{hit['rule']}** ({hit['kind']}, {hit['source']}): {chain}")
+        rule = widgets.plain(f"{hit['rule']} ({hit['kind']}, {hit['source']})")
+        st.markdown(f"- rule {rule}: {chain}")
     others = [e for e in evidence if e not in hits]
     if others:
         st.json(others, expanded=False)
