@@ -69,6 +69,9 @@ class ChatMessageSent(Event):
     body: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     # The body as everyone but its author sees it, when the room masks and the word filter hit.
     masked_body: str | None = Field(default=None, max_length=MAX_MESSAGE_CHARS)
+    # The room's topic, for the metrics per topic (pipelines/metrics); None from senders older
+    # than the field.
+    topic: str | None = None
 
     def key(self) -> bytes:
         return str(self.room_id).encode()
@@ -99,12 +102,14 @@ class RoomJoined(RoomEvent):
     # The room's focus clock (ms its shared timer has run in focus) at this moment: a session's
     # focus time is the leave's clock less the join's (pipelines/metrics, focus sessions).
     room_focus_ms: int = 0
+    topic: str | None = None  # the room's, for the metrics per topic
 
 
 class RoomLeft(RoomEvent):
     type: Literal["room.left"] = "room.left"
     participant_count: int
     room_focus_ms: int = 0
+    topic: str | None = None
 
 
 class RoomClosed(RoomEvent):

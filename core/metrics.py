@@ -8,6 +8,9 @@ at the window's start:
 
 - ``room_activity`` (tag ``room_id``; periods 1m and 1h): ``messages``, ``active_users``
   (distinct people who sent, joined or left there), ``joins``, ``leaves``;
+- ``topic_activity`` (tag ``topic``, the rooms' topic lower-cased with anything but
+  ``[a-z0-9:._-]`` an underscore; periods 1m and 1h): the same fields over every room of the
+  topic, and ``active_rooms`` (rooms of the topic with a message);
 - ``community`` (periods 1m, 1h and 1d): ``messages``, ``active_rooms`` (rooms with a
   message), ``active_users``, ``joins``, ``leaves``, ``friendships`` (accepted requests);
 - ``moderation_actions`` (tags ``rule`` and ``action``; periods 1m and 1h): ``count``.
@@ -32,6 +35,7 @@ from typing import Any, Final, Literal
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
 ROOM_ACTIVITY: Final = "room_activity"
+TOPIC_ACTIVITY: Final = "topic_activity"
 # Pipeline health, written by the monitor (server/monitor.py, domain/monitoring/probes.py)
 # every ``monitor_interval_s``: a consumer group's lag per topic (tags group, topic; field
 # lag), Redis memory (used_bytes, limit_bytes, ratio), each Flink job (tag job; running,

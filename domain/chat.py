@@ -26,7 +26,7 @@ from domain.moderation import policy as moderation
 from domain.moderation.filter import Hit
 from domain.monitoring import timings
 from domain.resources import Resources
-from domain.rooms import not_participant, require_participant
+from domain.rooms import not_participant, require_participant, room_topic
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,9 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         await _record_block(res, sender_id, room_id, body, hits)
         raise moderation.MessageBlocked(hits)
     message_id = res.ids.next_id()
+    # The room's topic, for the metrics per topic: this process's memory after its first
+    # look at the room (a topic never changes), one Redis read before that.
+    topic = await room_topic(res, room_id)
     event = ChatMessageSent(
         room_id=room_id,
         message_id=message_id,
@@ -132,6 +135,7 @@ async def send(res: Resources, sender_id: int, room_id: int, client_msg_id: str,
         client_msg_id=client_msg_id,
         body=body,
         masked_body=res.word_filter.mask(body, hits) if hits and policy == "mask" else None,
+        topic=topic,
     )
     try:
         await res.publisher.publish_and_wait(event)

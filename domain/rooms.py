@@ -225,7 +225,9 @@ async def create_room(res: Resources, owner_id: int, data: RoomCreateIn) -> Room
             visibility=data.visibility,
         )
     )
-    res.publisher.publish(RoomJoined(room_id=room.id, user_id=owner_id, participant_count=1))
+    res.publisher.publish(
+        RoomJoined(room_id=room.id, user_id=owner_id, participant_count=1, topic=room.topic)
+    )
     return room_out(await _live_state(res, room.id), 1)
 
 
@@ -260,7 +262,7 @@ async def set_moderation(res: Resources, room_id: int, user_id: int, policy: Pol
     return room_out(state, await res.rooms.participant_count(room_id))
 
 
-async def _topic(res: Resources, room_id: int) -> str:
+async def room_topic(res: Resources, room_id: int) -> str:
     """The room's topic (its index key), from the process's memory or the live state."""
     topic = res.rooms.topic_of(room_id)
     if topic is None:
@@ -288,7 +290,7 @@ async def join_room(
 
 
 async def _join_room(res: Resources, room_id: int, user_id: int, *, invited: bool) -> RoomOut:
-    topic = await _topic(res, room_id)
+    topic = await room_topic(res, room_id)
     outcome, count, state = await res.rooms.join(room_id, topic, user_id, invited=invited)
     if outcome is JoinOutcome.NOT_CACHED or state is None:  # evicted: load it, try again
         await ensure_cached(res, room_id)
@@ -320,6 +322,7 @@ async def _join_room(res: Resources, room_id: int, user_id: int, *, invited: boo
                 user_id=user_id,
                 participant_count=count,
                 room_focus_ms=state.focus_clock(_now_ms()),
+                topic=state.topic,
             )
         )
         return await broadcast_room(res, "joined", user_id, room)
@@ -329,7 +332,7 @@ async def _join_room(res: Resources, room_id: int, user_id: int, *, invited: boo
 async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
     """Leave (idempotent): one Redis script, one MySQL statement, then the announcements. A
     private room stays a 404 to whoever may not see it."""
-    topic = await _topic(res, room_id)
+    topic = await room_topic(res, room_id)
     outcome, count, state = await res.rooms.leave(room_id, topic, user_id)
     if outcome is LeaveOutcome.NOT_CACHED or state is None:
         await ensure_cached(res, room_id)
@@ -350,6 +353,7 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
                 user_id=user_id,
                 participant_count=count,
                 room_focus_ms=state.focus_clock(_now_ms()),
+                topic=state.topic,
             )
         )
         return await broadcast_room(res, "left", user_id, room)
@@ -378,6 +382,7 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
                 user_id=member,
                 participant_count=len(present) - left,
                 room_focus_ms=focus,
+                topic=state.topic,
             )
         )
     res.publisher.publish(RoomClosed(room_id=room_id, user_id=user_id))

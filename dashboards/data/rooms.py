@@ -68,35 +68,26 @@ def busiest(client: InfluxDBClient, settings: Settings, hours: int = 24) -> list
     return [(int(room), total) for room, total in sums.items()]
 
 
-def trending_topics(
-    client: InfluxDBClient, mysql: ShardRouter, settings: Settings, minutes: int = 60
-) -> list[Ranked]:
+def trending_topics(client: InfluxDBClient, settings: Settings, minutes: int = 60) -> list[Ranked]:
     """Room topics with messages in the last ``minutes``, against the ``minutes`` before,
-    most messages first (a topic is its rooms' sum)."""
-    bucket = settings.influx_bucket
+    most messages first: the metrics job's per-topic minutes (``topic_activity``, the topic
+    as a tag: lower-cased, odd characters as underscores), summed in InfluxDB."""
 
-    def per_room(start: str, stop: str) -> dict[str, float]:
+    def per_topic(start: str, stop: str) -> dict[str, float]:
         return metrics.sum_by_tag(
             client,
-            bucket,
-            metrics.ROOM_ACTIVITY,
+            settings.influx_bucket,
+            metrics.TOPIC_ACTIVITY,
             "1m",
             "messages",
-            "room_id",
+            "topic",
             start=start,
             stop=stop,
         )
 
-    now = per_room(f"-{minutes}m", "now()")
-    before = per_room(f"-{2 * minutes}m", f"-{minutes}m")
-    known = rooms(mysql, [int(r) for r in {*now, *before}])
-    topics: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for index, sums in enumerate((now, before)):
-        for room, total in sums.items():
-            room_row = known.get(int(room))
-            if room_row is not None:
-                topics[room_row.topic][index] += total
-    ranked = [Ranked(topic, pair[0], pair[1]) for topic, pair in topics.items() if pair[0]]
+    now = per_topic(f"-{minutes}m", "now()")
+    before = per_topic(f"-{2 * minutes}m", f"-{minutes}m")
+    ranked = [Ranked(topic, total, before.get(topic, 0.0)) for topic, total in now.items() if total]
     return sorted(ranked, key=lambda r: (-r.now, r.key))
 
 

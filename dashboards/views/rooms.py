@@ -71,7 +71,7 @@ if scope.staff:
     with right:
         st.subheader("Trending", help="The last hour against the hour before.")
         _trending(
-            rooms.trending_topics(influx, mysql, settings),
+            rooms.trending_topics(influx, settings),
             "Room topics, by messages",
             ("topic", "messages"),
         )
@@ -113,8 +113,12 @@ if found is None:
 if not scope.staff and found.owner_id != scope.user_id:
     st.error("You can look at your own rooms only.")
     st.stop()
-st.subheader(f"{found.name}")
-st.caption(f"room {found.id} · topic {found.topic} · {found.status} · owner {found.owner_id}")
+st.subheader(widgets.plain(found.name))
+st.caption(
+    widgets.plain(
+        f"room {found.id} · topic {found.topic} · {found.status} · owner {found.owner_id}"
+    )
+)
 
 stay = rooms.focus(mysql, room_id)
 for column, (label, value) in zip(

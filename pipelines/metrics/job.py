@@ -54,6 +54,7 @@ from pipelines.metrics.sql import (
     FIRST_USER_ID,
     LATENESS_S,
     SEPARATOR,
+    TOPIC_KEY,
     lines_sql,
     start_of_day_ms,
 )
@@ -126,11 +127,11 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
     tables = {
         "chat_source": (
             CHAT_MESSAGES,
-            "room_id BIGINT, sender_id BIGINT, body STRING, masked_body STRING",
+            "room_id BIGINT, sender_id BIGINT, body STRING, masked_body STRING, topic STRING",
         ),
         "room_source": (
             ROOM_EVENTS,
-            "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT",
+            "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT, topic STRING",
         ),
         "social_source": (SOCIAL_EVENTS, "type STRING, from_user_id BIGINT"),
         "moderation_source": (
@@ -170,25 +171,26 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW metric_events AS
         SELECT room_id, sender_id AS user_id, 'message' AS kind,
-               CAST(NULL AS STRING) AS rule, CAST(NULL AS STRING) AS action, ts
+               CAST(NULL AS STRING) AS rule, CAST(NULL AS STRING) AS action,
+               {TOPIC_KEY} AS topic_key, ts
         FROM chat_source WHERE sender_id >= {FIRST_USER_ID}
         UNION ALL
         SELECT room_id, user_id, IF(type = 'room.joined', 'join', 'leave'),
-               CAST(NULL AS STRING), CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), {TOPIC_KEY}, ts
         FROM room_source WHERE type IN ('room.joined', 'room.left')
         UNION ALL
         SELECT CAST(NULL AS BIGINT), from_user_id, 'friendship',
-               CAST(NULL AS STRING), CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), ts
         FROM social_source WHERE type = 'friend.accepted'
         UNION ALL
         SELECT room_id, user_id, 'moderation',
                REGEXP_REPLACE(COALESCE(NULLIF(rule, ''), 'none'), '[^A-Za-z0-9:._-]', '_'),
                REGEXP_REPLACE(COALESCE(NULLIF(action, ''), 'none'), '[^A-Za-z0-9:._-]', '_'),
-               ts
+               CAST(NULL AS STRING), ts
         FROM moderation_source WHERE type = 'moderation.flagged'
         UNION ALL
         SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 'clock',
-               CAST(NULL AS STRING), CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), ts
         FROM clock_source""")
 
 

@@ -70,6 +70,12 @@ def line_sql(measurement: str, period: str, tags: str, fields: list[tuple[str, s
     return "CONCAT(" + ", ".join(parts) + ")"
 
 
+# A room topic as an InfluxDB tag value: lower-cased, anything but [a-z0-9:._-] an underscore,
+# at most 64 characters; no topic (events from before the field, a blank one) is NULL.
+TOPIC_KEY = (
+    "NULLIF(SUBSTRING(REGEXP_REPLACE(LOWER(TRIM(COALESCE(topic, ''))), '[^a-z0-9:._-]', '_')"
+    " FROM 1 FOR 64), '')"
+)
 ACTIVE = "kind IN ('message', 'join', 'leave')"
 ROOM_FIELDS = [
     ("messages", "COUNT(*) FILTER (WHERE kind = 'message')"),
@@ -77,9 +83,12 @@ ROOM_FIELDS = [
     ("joins", "COUNT(*) FILTER (WHERE kind = 'join')"),
     ("leaves", "COUNT(*) FILTER (WHERE kind = 'leave')"),
 ]
-COMMUNITY_FIELDS = [
+TOPIC_FIELDS = [
     *ROOM_FIELDS,
     ("active_rooms", "COUNT(DISTINCT room_id) FILTER (WHERE kind = 'message')"),
+]
+COMMUNITY_FIELDS = [
+    *TOPIC_FIELDS,
     ("friendships", "COUNT(*) FILTER (WHERE kind = 'friendship')"),
 ]
 
@@ -119,6 +128,12 @@ def lines_sql() -> str:
             f"SELECT window_time, {line_sql(metrics.ROOM_ACTIVITY, period, room_tag, ROOM_FIELDS)}"
             f" AS line FROM {_window(step, size)} WHERE room_id IS NOT NULL AND {ACTIVE}"
             f" {group}, room_id"
+        )
+        topic_line = line_sql(metrics.TOPIC_ACTIVITY, period, "',topic=', topic_key", TOPIC_FIELDS)
+        selects.append(
+            f"SELECT window_time, {topic_line}"
+            f" AS line FROM {_window(step, size)} WHERE topic_key IS NOT NULL AND {ACTIVE}"
+            f" {group}, topic_key"
         )
         selects.append(
             f"SELECT window_time, {line_sql(metrics.COMMUNITY, period, '', COMMUNITY_FIELDS)}"

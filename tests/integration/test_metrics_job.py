@@ -57,10 +57,10 @@ def _room_minutes(
     )
 
 
-def _chat(api_url: str, people: People, messages: tuple[int, int]) -> int:
+def _chat(api_url: str, people: People, messages: tuple[int, int], topic: str = "chat") -> int:
     """A room: its owner and a member chat (``messages`` each), then the member leaves."""
     alice, bob = people.register(), people.register()
-    created = alice.http.post("/rooms", json={"name": "metrics", "topic": "chat"})
+    created = alice.http.post("/rooms", json={"name": "metrics", "topic": topic})
     assert created.status_code == 201, created.text
     room_id = int(created.json()["id"])
     assert bob.http.post(f"/rooms/{room_id}/join").status_code == 200
@@ -80,7 +80,8 @@ def test_chat_joins_and_leaves_are_counted_per_room_and_overall_with_completenes
     require(settings, "metrics", "chat-persist")
     started = time.time()
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 120))
-    room_id = _chat(api_url, people, (3, 2))
+    topic = f"Metrics {uuid.uuid4().hex[:8]}"  # a topic of its own, with a space to clean
+    room_id = _chat(api_url, people, (3, 2), topic=topic)
     expected = {"messages": 5, "joins": 2, "leaves": 1}
 
     def settled() -> list[metrics.Point] | None:
@@ -114,6 +115,21 @@ def test_chat_joins_and_leaves_are_counted_per_room_and_overall_with_completenes
     assert all(p.complete for p in overall)
     assert _totals(overall, "messages")["messages"] >= 5
     assert all(int(p.fields["active_rooms"]) >= 1 for p in overall)
+
+    # The room's topic counts the same, as a tag (lower-cased, the space an underscore).
+    def topic_settled() -> list[metrics.Point] | None:
+        found = metrics.query(
+            influx,
+            settings.influx_bucket,
+            metrics.TOPIC_ACTIVITY,
+            "1m",
+            start=since,
+            tags={"topic": topic.lower().replace(" ", "_")},
+        )
+        return found if found and _totals(found, *expected) == expected else None
+
+    by_topic = _wait_for("the topic's minutes", topic_settled)
+    assert max(int(p.fields["active_rooms"]) for p in by_topic) == 1
     days = metrics.query(influx, settings.influx_bucket, metrics.COMMUNITY, "1d", start="-2d")
     assert days
     assert not days[-1].complete  # today is still running

@@ -22,6 +22,7 @@ def test_chat_message_columns_match_the_event_schema() -> None:
         ("client_msg_id", "STRING"),
         ("body", "STRING"),
         ("masked_body", "STRING"),
+        ("topic", "STRING"),
     ]
 
 
