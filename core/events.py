@@ -110,6 +110,9 @@ class RoomLeft(RoomEvent):
     participant_count: int
     room_focus_ms: int = 0
     topic: str | None = None
+    # How long the leaver sat in the room, in seconds (their seat's joined_at to now), for the
+    # session lengths of the metrics; None when unknown (a seat recorded before it was kept).
+    session_s: int | None = None
 
 
 class RoomClosed(RoomEvent):

@@ -273,7 +273,18 @@ async def room_topic(res: Resources, room_id: int) -> str:
 _ADD_PARTICIPANT = (
     "INSERT IGNORE INTO room_participants (room_id, user_id, role) VALUES (%s, %s, 'member')"
 )
-_REMOVE_PARTICIPANT = "DELETE FROM room_participants WHERE room_id = %s AND user_id = %s"
+# MariaDB's DELETE ... RETURNING: the seat's joined_at comes back with its removal, one round
+# trip, for the session's length.
+_REMOVE_PARTICIPANT = (
+    "DELETE FROM room_participants WHERE room_id = %s AND user_id = %s RETURNING joined_at"
+)
+
+
+def _seconds_since(joined_at: datetime | None) -> int | None:
+    """Whole seconds from a seat's joined_at (naive UTC, as MySQL keeps it) to now."""
+    if joined_at is None:
+        return None
+    return max(0, int((datetime.now(UTC).replace(tzinfo=None) - joined_at).total_seconds()))
 
 
 async def join_room(
@@ -344,7 +355,7 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
         raise NotFound(f"room {room_id} does not exist")
     room = room_out(state, count)
     if outcome is LeaveOutcome.LEFT:
-        await res.db.execute(
+        seat = await res.db.fetch(
             res.db.shard_for_room(room_id), _REMOVE_PARTICIPANT, (room_id, user_id)
         )
         res.publisher.publish(
@@ -354,6 +365,7 @@ async def leave_room(res: Resources, room_id: int, user_id: int) -> RoomOut:
                 participant_count=count,
                 room_focus_ms=state.focus_clock(_now_ms()),
                 topic=state.topic,
+                session_s=_seconds_since(seat[0][0]) if seat else None,
             )
         )
         return await broadcast_room(res, "left", user_id, room)
@@ -371,6 +383,12 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
             .where(StudyRoom.id == room_id)
             .values(status="closed", closed_at=datetime.now(UTC).replace(tzinfo=None))
         )
+        rows = await session.execute(
+            select(RoomParticipant.user_id, RoomParticipant.joined_at).where(
+                RoomParticipant.room_id == room_id
+            )
+        )
+        seats = {int(member): joined for member, joined in rows.all()}
         await session.execute(delete(RoomParticipant).where(RoomParticipant.room_id == room_id))
     await res.rooms.close(room_id, state.topic)
     # Closing a room ends everyone's session in it: a leave each, for the focus stats.
@@ -383,6 +401,7 @@ async def close_room(res: Resources, room_id: int, user_id: int) -> None:
                 participant_count=len(present) - left,
                 room_focus_ms=focus,
                 topic=state.topic,
+                session_s=_seconds_since(seats.get(member)),
             )
         )
     res.publisher.publish(RoomClosed(room_id=room_id, user_id=user_id))

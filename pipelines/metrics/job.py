@@ -131,7 +131,8 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
         ),
         "room_source": (
             ROOM_EVENTS,
-            "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT, topic STRING",
+            "type STRING, room_id BIGINT, user_id BIGINT, room_focus_ms BIGINT, topic STRING,"
+            " session_s BIGINT",
         ),
         "social_source": (SOCIAL_EVENTS, "type STRING, from_user_id BIGINT"),
         "moderation_source": (
@@ -172,25 +173,28 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
         CREATE TEMPORARY VIEW metric_events AS
         SELECT room_id, sender_id AS user_id, 'message' AS kind,
                CAST(NULL AS STRING) AS rule, CAST(NULL AS STRING) AS action,
-               {TOPIC_KEY} AS topic_key, ts
+               {TOPIC_KEY} AS topic_key, CAST(NULL AS BIGINT) AS session_s, ts
         FROM chat_source WHERE sender_id >= {FIRST_USER_ID}
         UNION ALL
         SELECT room_id, user_id, IF(type = 'room.joined', 'join', 'leave'),
-               CAST(NULL AS STRING), CAST(NULL AS STRING), {TOPIC_KEY}, ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), {TOPIC_KEY},
+               IF(type = 'room.left', session_s, CAST(NULL AS BIGINT)), ts
         FROM room_source WHERE type IN ('room.joined', 'room.left')
         UNION ALL
         SELECT CAST(NULL AS BIGINT), from_user_id, 'friendship',
-               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+               CAST(NULL AS BIGINT), ts
         FROM social_source WHERE type = 'friend.accepted'
         UNION ALL
         SELECT room_id, user_id, 'moderation',
                REGEXP_REPLACE(COALESCE(NULLIF(rule, ''), 'none'), '[^A-Za-z0-9:._-]', '_'),
                REGEXP_REPLACE(COALESCE(NULLIF(action, ''), 'none'), '[^A-Za-z0-9:._-]', '_'),
-               CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS BIGINT), ts
         FROM moderation_source WHERE type = 'moderation.flagged'
         UNION ALL
         SELECT CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), 'clock',
-               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING), ts
+               CAST(NULL AS STRING), CAST(NULL AS STRING), CAST(NULL AS STRING),
+               CAST(NULL AS BIGINT), ts
         FROM clock_source""")
 
 

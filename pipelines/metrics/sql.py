@@ -82,6 +82,10 @@ ROOM_FIELDS = [
     ("active_users", f"COUNT(DISTINCT user_id) FILTER (WHERE {ACTIVE})"),
     ("joins", "COUNT(*) FILTER (WHERE kind = 'join')"),
     ("leaves", "COUNT(*) FILTER (WHERE kind = 'leave')"),
+    # Session lengths, from the leaves that carry theirs: how many, and their sum in seconds
+    # (the mean is the one over the other; sums add up across windows, means do not).
+    ("sessions", "COUNT(session_s)"),
+    ("session_seconds", "COALESCE(SUM(session_s), 0)"),
 ]
 TOPIC_FIELDS = [
     *ROOM_FIELDS,

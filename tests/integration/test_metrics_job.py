@@ -82,7 +82,8 @@ def test_chat_joins_and_leaves_are_counted_per_room_and_overall_with_completenes
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started - 120))
     topic = f"Metrics {uuid.uuid4().hex[:8]}"  # a topic of its own, with a space to clean
     room_id = _chat(api_url, people, (3, 2), topic=topic)
-    expected = {"messages": 5, "joins": 2, "leaves": 1}
+    # The member's leave carries its session's length: one session, in the room's minutes.
+    expected = {"messages": 5, "joins": 2, "leaves": 1, "sessions": 1}
 
     def settled() -> list[metrics.Point] | None:
         points = _room_minutes(influx, settings, room_id, since)
@@ -94,6 +95,8 @@ def test_chat_joins_and_leaves_are_counted_per_room_and_overall_with_completenes
     # Every minute the room was active in ends complete, and the complete points add up.
     points = _wait_for("the room's minutes, complete", settled)
     assert all(1 <= int(p.fields["active_users"]) <= 2 for p in points)
+    stayed = _totals(points, "session_seconds")["session_seconds"]
+    assert 0 <= stayed <= time.time() - started + 1
     assert all(p.start.second == 0 for p in points)
 
     # The hour holds the same counts (provisional or complete), and the community's minutes
