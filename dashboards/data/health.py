@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import redis
 from influxdb_client.client.influxdb_client import InfluxDBClient
-from neo4j import GraphDatabase
+from neo4j import Driver
 from sqlalchemy import text
 
 from core import metrics
@@ -141,7 +141,9 @@ def _http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 5)
         return json.load(response)
 
 
-def services(settings: Settings, mysql: ShardRouter, influx: InfluxDBClient) -> list[ServiceHealth]:
+def services(
+    settings: Settings, mysql: ShardRouter, influx: InfluxDBClient, neo4j: Driver
+) -> list[ServiceHealth]:
     """Each service answering a trivial request, and how long it took."""
 
     def one_shard(shard: int) -> Callable[[], str]:
@@ -159,12 +161,8 @@ def services(settings: Settings, mysql: ShardRouter, influx: InfluxDBClient) -> 
             client.close()
 
     def neo4j_up() -> str:
-        with GraphDatabase.driver(
-            settings.neo4j_uri,
-            auth=(settings.neo4j_user, settings.neo4j_password.get_secret_value()),
-        ) as driver:
-            driver.verify_connectivity()
-            return str(driver.get_server_info().agent)
+        neo4j.verify_connectivity()
+        return str(neo4j.get_server_info().agent)
 
     def influx_up() -> str:
         return f"ping {'ok' if influx.ping() else 'failed'}"

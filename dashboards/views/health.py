@@ -65,7 +65,7 @@ def streams() -> None:
 streams()
 
 st.subheader("Services")
-found = health.services(settings, session.mysql(), session.influx())
+found = health.services(settings, session.mysql(), session.influx(), session.neo4j())
 st.dataframe(
     pd.DataFrame(
         [
