@@ -2,11 +2,13 @@
 without it, and the job's CPU.
 
     .venv/bin/python -m bench.metrics_cost [--rounds 2] [--clients 1000] [--room-size 20]
-        [--rate 200] [--duration 20] [--sweep 400,600,800,900,1000] [--step 10]
+        [--rate 200] [--duration 20] [--sweep 400,600,...,1600] [--step 10]
 
 Each round runs bench.chat_load twice on the running stack, once with the metrics job and
 once without it (``studyhub stack down metrics``, then ``up metrics`` again), swapping which
-goes first each round so that a stack warming up favours neither. Each run is a fixed phase
+goes first each round so that a stack warming up favours neither. A submitted job reads the
+day from midnight first; a run with it starts once that backlog is read (its sources'
+``pendingRecords``), and the report gives how long that took. Each run is a fixed phase
 at ``--rate`` (where the TaskManager's CPU is compared: with the job it runs the job's JVM
 side and its Python writer) and a sweep that stops at the first rate not sustained (the
 chat_load's rule: delivery p95 under its bound, every message delivered, the rate offered).
@@ -33,7 +35,8 @@ import uvloop
 from rich.console import Console
 
 from bench import chat_load
-from core.settings import REPO_ROOT, get_settings
+from core.settings import REPO_ROOT, Settings, get_settings
+from stack.services.flink import flink_rest
 
 RESULTS = REPO_ROOT / "bench" / "results"
 STUDYHUB = REPO_ROOT / ".venv" / "bin" / "studyhub"
@@ -50,6 +53,41 @@ def _stack(action: str) -> None:
     )
     if result.returncode != 0:
         raise SystemExit(f"studyhub stack {action} metrics failed:\n{result.stdout}{result.stderr}")
+
+
+def pending_records(settings: Settings, job_name: str = "metrics") -> int | None:
+    """Records the running job's Kafka sources have yet to read (their ``pendingRecords``),
+    summed; None while the job or its sources' metrics are not there yet."""
+    jobs = flink_rest(settings, "/jobs/overview")["jobs"]
+    running = [j["jid"] for j in jobs if j["name"] == job_name and j["state"] == "RUNNING"]
+    if not running:
+        return None
+    total, seen = 0, False
+    for vertex in flink_rest(settings, f"/jobs/{running[0]}")["vertices"]:
+        if not vertex["name"].startswith("Source: "):
+            continue
+        base = f"/jobs/{running[0]}/vertices/{vertex['id']}/metrics"
+        names = [m["id"] for m in flink_rest(settings, base) if m["id"].endswith(".pendingRecords")]
+        if names:
+            for metric in flink_rest(settings, f"{base}?get={','.join(names)}"):
+                total += int(float(metric["value"]))
+                seen = True
+    return total if seen else None
+
+
+def wait_caught_up(settings: Settings, timeout_s: float, *, below: int = 1000) -> float:
+    """Seconds until the metrics job, just submitted, has read today's backlog (it starts
+    at midnight): its sources' pending records under ``below`` three times in a row, 2 s apart. A run with
+    the job measures its steady state, not its catch-up."""
+    started = time.monotonic()
+    quiet = 0
+    while time.monotonic() - started < timeout_s:
+        pending = pending_records(settings)
+        quiet = quiet + 1 if pending is not None and pending < below else 0
+        if quiet >= 3:
+            return round(time.monotonic() - started, 1)
+        time.sleep(2)
+    raise SystemExit(f"the metrics job had not caught up after {timeout_s:g} s")
 
 
 def _one_run(args: argparse.Namespace, with_job: bool) -> dict[str, Any]:
@@ -86,14 +124,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             order = [True, False] if round_no % 2 == 0 else [False, True]
             for with_job in order:
                 _stack("up" if with_job else "down")
+                catch_up_s = None
                 if with_job:
-                    time.sleep(args.settle)  # its catch-up from midnight is not steady state
+                    catch_up_s = wait_caught_up(get_settings(), args.catch_up_timeout)
+                    console.print(f"  the job read the day's backlog in {catch_up_s} s")
+                    time.sleep(args.settle)
                 console.print(
                     f"round {round_no + 1}: chat with the metrics job "
                     f"{'running' if with_job else 'stopped'}"
                 )
                 result = _one_run(args, with_job)
                 result["round"] = round_no + 1
+                result["catch_up_s"] = catch_up_s
                 runs.append(result)
                 console.print(
                     f"  sustained {result['max_sustained_rate']}/s, TaskManager CPU "
@@ -141,9 +183,9 @@ def write_report(report: dict[str, Any], command: str) -> Path:
         "",
         f"`{command}`",
         "",
-        "| round | metrics job | highest sustained rate | first step not sustained "
-        "| TaskManager CPU share at the fixed rate |",
-        "|---|---|---|---|---|",
+        "| round | metrics job | its catch-up s | highest sustained rate "
+        "| first step not sustained | TaskManager CPU share at the fixed rate |",
+        "|---|---|---|---|---|---|",
     ]
     for r in report["runs"]:
         failed = next((s for s in r["steps"] if not s["sustained"]), None)
@@ -155,6 +197,7 @@ def write_report(report: dict[str, Any], command: str) -> Path:
         )
         lines.append(
             f"| {r['round']} | {'running' if r['metrics_job'] else 'stopped'} "
+            f"| {'-' if r.get('catch_up_s') is None else r['catch_up_s']} "
             f"| {r['max_sustained_rate']} | {stopped} | {r['taskmanager_cpu_share']} |"
         )
     lines += [
@@ -182,12 +225,21 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--sweep",
         type=chat_load.rates,
-        default=[400.0, 600.0, 800.0, 900.0, 1000.0],
-        help="sweep rates (400,600,800,900,1000)",
+        default=[400.0, 600.0, 800.0, 900.0, 1000.0, 1100.0, 1200.0, 1400.0, 1600.0],
+        help="sweep rates (400,600,800,900,1000,1100,1200,1400,1600)",
     )
     parser.add_argument("--step", type=float, default=10, help="seconds per sweep step (10)")
     parser.add_argument(
-        "--settle", type=float, default=60, help="seconds after the job starts before a run (60)"
+        "--settle",
+        type=float,
+        default=10,
+        help="seconds to wait after the job has caught up, before a run (10)",
+    )
+    parser.add_argument(
+        "--catch-up-timeout",
+        type=float,
+        default=600,
+        help="seconds the job may take to read the day's backlog (600)",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # round trips), not per message: `bench.job_load` at 2,000 msg/s measured 0.63 of a core
     # at 5 ms and 0.48 at 10 ms, for 6 ms more delivery p95 at 100 msg/s (36.5 -> 42.8 ms).
     flink_bundle_time_ms: int = 10
+    # How long the broker may hold chat-persist's fetch for more records (it answers at once
+    # when 256 KiB are there). 0 answers each fetch as soon as one record is in: thousands of
+    # small fetches a second, the TaskManager's largest cost at 1,000 messages/s
+    # (docs/metrics.md, "What the jobs cost").
+    chat_persist_fetch_wait_ms: int = Field(default=5, ge=0, le=500)
     # The chat job flushes once per bundle: this caps its multi-row INSERT.
     flink_bundle_size: int = Field(default=1000, ge=1)
     flink_buffer_timeout_ms: int = 5

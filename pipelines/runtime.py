@@ -45,8 +45,15 @@ def table_environment(
     return t_env
 
 
-def kafka_source_options(settings: Settings, *, topic: str, group_id: str) -> str:
-    return (
+def kafka_source_options(
+    settings: Settings, *, topic: str, group_id: str, max_wait_ms: int | None = None
+) -> str:
+    """The Kafka source's WITH options. ``max_wait_ms``: let the broker hold a fetch that
+    long (or until 256 KiB are there) instead of answering each as soon as a record is in.
+    A consumer that need not be prompt (windows of seconds) then fetches a few times a second
+    rather than thousands: at 1,000 messages/s the metrics job's fetchers alone cost more CPU
+    than all its SQL."""
+    options = (
         "'connector' = 'kafka',\n"
         f"  'topic' = '{topic}',\n"
         f"  'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',\n"
@@ -56,6 +63,12 @@ def kafka_source_options(settings: Settings, *, topic: str, group_id: str) -> st
         "  'json.timestamp-format.standard' = 'ISO-8601',\n"
         "  'json.fail-on-missing-field' = 'false'"
     )
+    if max_wait_ms is not None:
+        options += (
+            ",\n  'properties.fetch.min.bytes' = '262144',\n"
+            f"  'properties.fetch.max.wait.ms' = '{max_wait_ms}'"
+        )
+    return options
 
 
 def jdbc_sink_options(settings: Settings, *, shard: int, table: str) -> str:

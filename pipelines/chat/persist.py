@@ -65,6 +65,8 @@ def build_and_submit(
           'properties.group.id' = '{group}',
           'properties.isolation.level' = 'read_committed',
           'properties.auto.offset.reset' = 'earliest',
+          'properties.fetch.min.bytes' = '262144',
+          'properties.fetch.max.wait.ms' = '{settings.chat_persist_fetch_wait_ms}',
           'scan.startup.mode' = 'group-offsets',
           'format' = 'raw'
         )""")
