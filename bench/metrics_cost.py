@@ -13,6 +13,10 @@ at ``--rate`` (where the TaskManager's CPU is compared: with the job it runs the
 side and its Python writer) and a sweep that stops at the first rate not sustained (the
 chat_load's rule: delivery p95 under its bound, every message delivered, the rate offered).
 
+``--produce RATE`` leaves the chat out: it produces chat messages straight to Kafka at RATE
+for ``--duration`` seconds, with the job and without it, and reports the TaskManager's CPU:
+the job's own cost, without the noise of a 2-core box running the whole chat path.
+
 The ratio reported is the best sustained rate with the job over the best without (issue 12
 asks for at least 0.9). The job's CPU is the TaskManager's CPU share with the job minus
 without it, at the fixed rate, the mean over the rounds. The report goes to
@@ -23,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,13 @@ import uvloop
 from rich.console import Console
 
 from bench import chat_load
+from bench.bulk import delete_chat_messages
+from bench.stats import stack_process, tree_usage
+from core.db.sharding import ShardRouter
+from core.events import CHAT_MESSAGES, ChatMessageSent
+from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
+from ingest.kafka import make_producer
 from stack.services.flink import flink_rest
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -77,8 +89,8 @@ def pending_records(settings: Settings, job_name: str = "metrics") -> int | None
 
 def wait_caught_up(settings: Settings, timeout_s: float, *, below: int = 1000) -> float:
     """Seconds until the metrics job, just submitted, has read today's backlog (it starts
-    at midnight): its sources' pending records under ``below`` three times in a row, 2 s apart. A run with
-    the job measures its steady state, not its catch-up."""
+    at midnight): its sources' pending records under ``below`` three times in a row, 2 s
+    apart. A run with the job measures its steady state, not its catch-up."""
     started = time.monotonic()
     quiet = 0
     while time.monotonic() - started < timeout_s:
@@ -115,6 +127,105 @@ def _one_run(args: argparse.Namespace, with_job: bool) -> dict[str, Any]:
             for phase in report["phases"][1:]
         ],
     }
+
+
+WORDS = [
+    "integral", "derivative", "matrix", "vector", "chemistry", "physics", "essay", "history",
+    "exam", "revision", "notes", "question", "answer", "homework", "biology",
+]  # fmt: skip
+
+
+def produced_cost(settings: Settings, rate: float, seconds: float) -> float:
+    """The TaskManager's CPU share while chat messages are produced straight to Kafka at
+    ``rate`` for ``seconds`` (and 10 s after, for the last windows): no gateway and no
+    WebSocket clients, so the jobs' own cost shows without the chat's noise. The messages go
+    to synthetic rooms (chat-persist stores them; they are deleted after) from real-looking
+    senders, with six study words each and a topic, as the metrics job counts them."""
+    taskmanager = stack_process(settings, TASKMANAGER)
+    if taskmanager is None:
+        raise SystemExit("error: the Flink TaskManager is not running; start it with `make up`")
+    ids = IdGenerator(992)
+    rooms = [ids.next_id() for _ in range(50)]
+    senders = [ids.next_id() for _ in range(1000)]
+    rng = random.Random(1)
+    producer = make_producer(settings)
+    cpu_before, _ = tree_usage(taskmanager)
+    started, sent = time.monotonic(), 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        while sent < int(elapsed * rate):
+            event = ChatMessageSent(
+                room_id=rooms[sent % len(rooms)],
+                message_id=ids.next_id(),
+                sender_id=senders[sent % len(senders)],
+                client_msg_id=str(uuid.uuid4()),
+                body=" ".join(rng.choices(WORDS, k=6)),
+                topic="Maths 101",
+            )
+            producer.produce(CHAT_MESSAGES, value=event.to_bytes(), key=event.key())
+            sent += 1
+        producer.poll(0)
+        time.sleep(0.001)
+    producer.flush(30)
+    time.sleep(10)
+    cpu_after, _ = tree_usage(taskmanager)
+    share = (cpu_after - cpu_before) / (time.monotonic() - started)
+    delete_chat_messages(ShardRouter(settings), rooms)
+    return round(share, 3)
+
+
+def run_produced(args: argparse.Namespace) -> dict[str, Any]:
+    """The job's CPU at ``--produce`` messages/s straight to Kafka, with it and without it,
+    alternating, ``--rounds`` pairs."""
+    settings = get_settings()
+    shares: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for round_no in range(args.rounds):
+            for with_job in [True, False] if round_no % 2 == 0 else [False, True]:
+                _stack("up" if with_job else "down")
+                if with_job:
+                    wait_caught_up(settings, args.catch_up_timeout)
+                    time.sleep(args.settle)
+                share = produced_cost(settings, args.produce, args.duration)
+                shares[with_job].append(share)
+                state = "running" if with_job else "stopped"
+                console.print(f"round {round_no + 1}, job {state}: TaskManager {share}")
+    finally:
+        _stack("up")
+    on, off = statistics.mean(shares[True]), statistics.mean(shares[False])
+    return {
+        "kind": "metrics_cost_produced",
+        "rate": args.produce,
+        "seconds": args.duration,
+        "with_job": shares[True],
+        "without_job": shares[False],
+        "job_cpu_share": round(on - off, 3),
+        "job_cpu_per_1k_per_s": round((on - off) / args.produce * 1000, 3),
+    }
+
+
+def write_produced_report(report: dict[str, Any], command: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report["command"] = command
+    (RESULTS / f"metrics-cost-{stamp}.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        "# What the metrics job costs, messages produced straight to Kafka",
+        "",
+        f"`{command}`",
+        "",
+        f"{report['rate']:g} chat messages/s for {report['seconds']:g} s (and 10 s after).",
+        "",
+        "| metrics job | TaskManager CPU share, each round |",
+        "|---|---|",
+        f"| running | {', '.join(str(v) for v in report['with_job'])} |",
+        f"| stopped | {', '.join(str(v) for v in report['without_job'])} |",
+        "",
+        f"The job's CPU: {report['job_cpu_share']} of a core "
+        f"({report['job_cpu_per_1k_per_s']} per 1,000 messages/s).",
+    ]
+    path = RESULTS / f"metrics-cost-{stamp}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -241,12 +352,27 @@ def main(argv: list[str] | None = None) -> Path:
         default=600,
         help="seconds the job may take to read the day's backlog (600)",
     )
+    parser.add_argument(
+        "--produce",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="instead of the chat: produce RATE messages/s straight to Kafka for --duration "
+        "seconds and compare the TaskManager's CPU with the job and without it",
+    )
     args = parser.parse_args(argv)
+    if args.produce is not None and args.produce <= 0:
+        parser.error("--produce must be a positive rate")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     argv_used = sys.argv[1:] if argv is None else argv
+    command = "python -m bench.metrics_cost " + " ".join(argv_used)
+    if args.produce is not None:
+        path = write_produced_report(run_produced(args), command)
+        console.print(path.read_text())
+        return path
     report = run(args)
-    path = write_report(report, "python -m bench.metrics_cost " + " ".join(argv_used))
+    path = write_report(report, command)
     console.print(path.read_text())
     return path
 

@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     # Three resident jobs (chat-persist, moderation, metrics) hold a slot each; the tests and
     # the fault harness submit up to two more beside them, and a stopped job's slot comes back
     # a moment after its state says FINISHED. Four slots left the smoke test without one in CI.
-    flink_taskmanager_memory: str = "2048m"
+    # 256 MiB more than the 2 GiB it had, all of it metaspace (stack/services/flink.py).
+    flink_taskmanager_memory: str = "2304m"
     flink_task_slots: int = 6
     # Python UDF bundles flush after this many ms; the default 1000 ms puts a second of latency
     # on every record. The chat job flushes once per bundle, and its cost is per bundle (Beam's

@@ -7,7 +7,8 @@ measurements core/metrics.py describes: activity per room, the community overall
 moderation actions by rule, per minute, hour and day.
 
 The windowing is Flink SQL, in the JVM: every source keeps event time (``occurred_at``, 5 s
-of allowed lateness), and CUMULATE windows give each minute (hour, day) a first result after
+of allowed lateness). Each event is counted once, into a 10 s slice per room, topic, user and
+kind; CUMULATE windows over the slices give each minute (hour, day) a first result after
 10 s (1 minute for an hour or a day) and a growing one at every step after, the last when
 the watermark passes the window's end. Each result becomes an InfluxDB line in SQL; a 10 s
 tumbling window over the results gathers every line of one step into one string. Only then

@@ -71,6 +71,11 @@ def write_flink_config(settings: Settings, conf_dir: Path, data_dir: Path) -> No
         "taskmanager.host": host,
         "taskmanager.memory.process.size": settings.flink_taskmanager_memory,
         "taskmanager.numberOfTaskSlots": settings.flink_task_slots,
+        # Every SQL job submitted generates its operators' classes, and a finished PyFlink
+        # job's class loader is not always collected. After a dozen submissions into one
+        # TaskManager (bench.metrics_cost resubmits the metrics job each round) Flink's default
+        # 256 MiB ran out ("OutOfMemoryError: Metaspace") and the TaskManager shut down.
+        "taskmanager.memory.jvm-metaspace.size": "512m",
         "parallelism.default": 1,
         "rest.address": host,
         "rest.bind-address": host,
