@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     # How long the broker may hold chat-persist's fetch for more records (it answers at once
     # when 256 KiB are there). 0 answers each fetch as soon as one record is in: thousands of
     # small fetches a second, the TaskManager's largest cost at 1,000 messages/s
-    # (docs/metrics.md, "What the jobs cost").
+    # (docs/metrics.md, "What the job costs the chat").
     chat_persist_fetch_wait_ms: int = Field(default=5, ge=0, le=500)
     # The chat job flushes once per bundle: this caps its multi-row INSERT.
     flink_bundle_size: int = Field(default=1000, ge=1)
