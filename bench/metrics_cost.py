@@ -203,16 +203,19 @@ def run_produced(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def write_produced_report(report: dict[str, Any], command: str) -> Path:
+def _report_files(report: dict[str, Any], command: str, title: str) -> tuple[Path, list[str]]:
+    """Write the report's JSON; returns the path its Markdown goes to and the Markdown's head."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report["command"] = command
     (RESULTS / f"metrics-cost-{stamp}.json").write_text(json.dumps(report, indent=2))
-    lines = [
-        "# What the metrics job costs, messages produced straight to Kafka",
-        "",
-        f"`{command}`",
-        "",
+    return RESULTS / f"metrics-cost-{stamp}.md", [f"# {title}", "", f"`{command}`", ""]
+
+
+def write_produced_report(report: dict[str, Any], command: str) -> Path:
+    title = "What the metrics job costs, messages produced straight to Kafka"
+    path, lines = _report_files(report, command, title)
+    lines += [
         f"{report['rate']:g} chat messages/s for {report['seconds']:g} s (and 10 s after).",
         "",
         "| metrics job | TaskManager CPU share, each round |",
@@ -223,7 +226,6 @@ def write_produced_report(report: dict[str, Any], command: str) -> Path:
         f"The job's CPU: {report['job_cpu_share']} of a core "
         f"({report['job_cpu_per_1k_per_s']} per 1,000 messages/s).",
     ]
-    path = RESULTS / f"metrics-cost-{stamp}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -285,15 +287,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_report(report: dict[str, Any], command: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report["command"] = command
-    (RESULTS / f"metrics-cost-{stamp}.json").write_text(json.dumps(report, indent=2))
-    lines = [
-        "# What the metrics job costs the chat",
-        "",
-        f"`{command}`",
-        "",
+    path, lines = _report_files(report, command, "What the metrics job costs the chat")
+    lines += [
         "| round | metrics job | its catch-up s | highest sustained rate "
         "| first step not sustained | TaskManager CPU share at the fixed rate |",
         "|---|---|---|---|---|---|",
@@ -319,7 +314,6 @@ def write_report(report: dict[str, Any], command: str) -> Path:
         f"(TaskManager {report['taskmanager_cpu_with_job']} with it, "
         f"{report['taskmanager_cpu_without_job']} without).",
     ]
-    path = RESULTS / f"metrics-cost-{stamp}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
