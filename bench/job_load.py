@@ -16,9 +16,11 @@ import argparse
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from confluent_kafka import Producer
 from rich.console import Console
 from sqlalchemy import bindparam, text
 
@@ -52,6 +54,23 @@ def stored(router: ShardRouter, rooms: list[int]) -> int:
     return total
 
 
+def produce_paced(
+    producer: Producer, rate: float, seconds: float, event_for: Callable[[int], ChatMessageSent]
+) -> int:
+    """Produce ``event_for(n)`` to chat-messages at ``rate`` a second for ``seconds``, paced
+    on the monotonic clock, then flush; returns how many were sent."""
+    started, sent = time.monotonic(), 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        while sent < int(elapsed * rate):
+            event = event_for(sent)
+            producer.produce(CHAT_MESSAGES, value=event.to_bytes(), key=event.key())
+            sent += 1
+        producer.poll(0)
+        time.sleep(0.001)
+    producer.flush(30)
+    return sent
+
+
 def run_rate(
     settings: Settings, router: ShardRouter, rate: float, seconds: float, rooms: int
 ) -> dict[str, Any]:
@@ -63,22 +82,19 @@ def run_rate(
     producer = make_producer(settings)
     cpu_before, _ = tree_usage(taskmanager)
     started = time.monotonic()
-    sent = 0
     with console.status(f"job at {rate:g} messages/s"):
-        while (elapsed := time.monotonic() - started) < seconds:
-            while sent < int(elapsed * rate):
-                event = ChatMessageSent(
-                    room_id=room_ids[sent % rooms],
-                    message_id=ids.next_id(),
-                    sender_id=1,
-                    client_msg_id=str(uuid.uuid4()),
-                    body="a study question, about forty characters",
-                )
-                producer.produce(CHAT_MESSAGES, value=event.to_bytes(), key=event.key())
-                sent += 1
-            producer.poll(0)
-            time.sleep(0.001)
-        producer.flush(30)
+        sent = produce_paced(
+            producer,
+            rate,
+            seconds,
+            lambda n: ChatMessageSent(
+                room_id=room_ids[n % rooms],
+                message_id=ids.next_id(),
+                sender_id=1,
+                client_msg_id=str(uuid.uuid4()),
+                body="a study question, about forty characters",
+            ),
+        )
         sending_s = time.monotonic() - started
         deadline = time.monotonic() + 60
         while (count := stored(router, room_ids)) < sent and time.monotonic() < deadline:

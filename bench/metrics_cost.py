@@ -42,9 +42,10 @@ from rich.console import Console
 
 from bench import chat_load
 from bench.bulk import delete_chat_messages
+from bench.job_load import produce_paced
 from bench.stats import stack_process, tree_usage
 from core.db.sharding import ShardRouter
-from core.events import CHAT_MESSAGES, ChatMessageSent
+from core.events import ChatMessageSent
 from core.ids import IdGenerator
 from core.settings import REPO_ROOT, Settings, get_settings
 from ingest.kafka import make_producer
@@ -150,22 +151,20 @@ def produced_cost(settings: Settings, rate: float, seconds: float) -> float:
     rng = random.Random(1)
     producer = make_producer(settings)
     cpu_before, _ = tree_usage(taskmanager)
-    started, sent = time.monotonic(), 0
-    while (elapsed := time.monotonic() - started) < seconds:
-        while sent < int(elapsed * rate):
-            event = ChatMessageSent(
-                room_id=rooms[sent % len(rooms)],
-                message_id=ids.next_id(),
-                sender_id=senders[sent % len(senders)],
-                client_msg_id=str(uuid.uuid4()),
-                body=" ".join(rng.choices(WORDS, k=6)),
-                topic="Maths 101",
-            )
-            producer.produce(CHAT_MESSAGES, value=event.to_bytes(), key=event.key())
-            sent += 1
-        producer.poll(0)
-        time.sleep(0.001)
-    producer.flush(30)
+    started = time.monotonic()
+    produce_paced(
+        producer,
+        rate,
+        seconds,
+        lambda n: ChatMessageSent(
+            room_id=rooms[n % len(rooms)],
+            message_id=ids.next_id(),
+            sender_id=senders[n % len(senders)],
+            client_msg_id=str(uuid.uuid4()),
+            body=" ".join(rng.choices(WORDS, k=6)),
+            topic="Maths 101",
+        ),
+    )
     time.sleep(10)
     cpu_after, _ = tree_usage(taskmanager)
     share = (cpu_after - cpu_before) / (time.monotonic() - started)

@@ -64,11 +64,17 @@ def kafka_source_options(
         "  'json.fail-on-missing-field' = 'false'"
     )
     if max_wait_ms is not None:
-        options += (
-            ",\n  'properties.fetch.min.bytes' = '262144',\n"
-            f"  'properties.fetch.max.wait.ms' = '{max_wait_ms}'"
-        )
+        options += ",\n  " + fetch_wait_options(max_wait_ms)
     return options
+
+
+def fetch_wait_options(max_wait_ms: int) -> str:
+    """Kafka source options: the broker holds a fetch until 256 KiB are there or
+    ``max_wait_ms`` has passed (the consumer's default answers at once, one record in)."""
+    return (
+        "'properties.fetch.min.bytes' = '262144',\n"
+        f"  'properties.fetch.max.wait.ms' = '{max_wait_ms}'"
+    )
 
 
 def jdbc_sink_options(settings: Settings, *, shard: int, table: str) -> str:

@@ -32,7 +32,7 @@ from core.events import CHAT_MESSAGES
 from core.settings import Settings, get_settings
 from pipelines.chat.function import persist_batch
 from pipelines.chat.store import connection_config
-from pipelines.runtime import connector_jars, flink_python
+from pipelines.runtime import connector_jars, fetch_wait_options, flink_python
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,7 @@ def build_and_submit(
           'properties.group.id' = '{group}',
           'properties.isolation.level' = 'read_committed',
           'properties.auto.offset.reset' = 'earliest',
-          'properties.fetch.min.bytes' = '262144',
-          'properties.fetch.max.wait.ms' = '{settings.chat_persist_fetch_wait_ms}',
+          {fetch_wait_options(settings.chat_persist_fetch_wait_ms)},
           'scan.startup.mode' = 'group-offsets',
           'format' = 'raw'
         )""")

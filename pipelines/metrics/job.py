@@ -143,14 +143,16 @@ def _sources(t_env: TableEnvironment, settings: Settings, group: str, from_ms: i
             "type STRING, room_id BIGINT, user_id BIGINT, rule STRING, action STRING",
         ),
     }
-    wait = FETCH_WAIT_MS
     for table, (topic, columns) in tables.items():
+        source = kafka_source_options(
+            settings, topic=topic, group_id=group, max_wait_ms=FETCH_WAIT_MS
+        )
         t_env.execute_sql(f"""
             CREATE TABLE {table} (
               {columns},
               {time_columns}
             ) WITH (
-              {kafka_source_options(settings, topic=topic, group_id=group, max_wait_ms=wait)},
+              {source},
               {startup}
             )""")
     # The clock: one row a second at the wall clock, so that windows close without traffic.

@@ -82,16 +82,21 @@ def _event_id() -> str:
     return "CONCAT(" + ", '-', ".join(f"SUBSTRING({digest}, {a}, {n})" for a, n in parts) + ")"
 
 
+def _source(settings: Settings, topic: str) -> str:
+    return kafka_source_options(
+        settings, topic=topic, group_id=CONSUMER_GROUP, max_wait_ms=FETCH_WAIT_MS
+    )
+
+
 def abuse_insert(t_env: TableEnvironment, settings: Settings) -> str:
     """Declare the abuse half's sources, sink, function and windows; returns its INSERT."""
     source = "'properties.auto.offset.reset' = 'latest', 'scan.startup.mode' = 'group-offsets'"
-    options: dict[str, Any] = {"group_id": CONSUMER_GROUP, "max_wait_ms": FETCH_WAIT_MS}
     t_env.execute_sql(f"""
         CREATE TABLE chat_source (
           {columns_ddl(ChatMessageSent)},
           proctime AS PROCTIME()
         ) WITH (
-          {kafka_source_options(settings, topic=CHAT_MESSAGES, **options)},
+          {_source(settings, CHAT_MESSAGES)},
           {source}
         )""")
     t_env.execute_sql(f"""
@@ -99,7 +104,7 @@ def abuse_insert(t_env: TableEnvironment, settings: Settings) -> str:
           {columns_ddl(ContentFlagged)},
           proctime AS PROCTIME()
         ) WITH (
-          {kafka_source_options(settings, topic=MODERATION_EVENTS, **options)},
+          {_source(settings, MODERATION_EVENTS)},
           {source}
         )""")
     t_env.execute_sql(f"""
