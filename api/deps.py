@@ -24,15 +24,20 @@ Res = Annotated[Resources, Depends(get_resources)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
+def count_request(resources: Resources, user_id: int) -> None:
+    """The per-user request limit (domain.limits: counted in memory, summed in Redis)."""
+    resources.limiter.count(
+        "user", str(user_id), limit=resources.settings.rate_limit_user_per_minute
+    )
+
+
 async def current_user_id(resources: Res, token: Annotated[str | None, Depends(_bearer)]) -> int:
     if not token:
         raise Unauthorized("missing bearer token: log in at POST /auth/token")
     user_id = user_id_from_token(resources.settings, token)
     if user_id is None:
         raise Unauthorized("invalid or expired token: log in again at POST /auth/token")
-    await resources.limiter.hit(
-        "user", str(user_id), limit=resources.settings.rate_limit_user_per_minute
-    )
+    count_request(resources, user_id)
     return user_id
 
 

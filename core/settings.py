@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_workers: int = Field(default=2, ge=1)
+    # The six hottest routes answered without FastAPI's per-request layers (api/hot.py); off,
+    # FastAPI answers everything (the same bytes, more CPU).
+    api_hot_routes: bool = True
     # Fixed one-minute windows in Redis. Auth is limited per client IP (password guessing),
     # everything else per user.
     rate_limit_user_per_minute: int = Field(default=600, ge=1)

@@ -145,14 +145,19 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         ),
     )
     renewer = asyncio.get_running_loop().create_task(_renew_lease(redis, generator_id, owner))
-    flusher = asyncio.get_running_loop().create_task(keep_flushing(redis, resources.timings))
+    loop = asyncio.get_running_loop()
+    flushers = [
+        loop.create_task(keep_flushing(redis, resources.timings)),
+        loop.create_task(resources.limiter.keep_flushing()),
+    ]
     try:
         yield resources
     finally:
         renewer.cancel()
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher  # its last flush
+        for flusher in flushers:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher  # its last flush
         await redis.delete(wire.id_lease_key(generator_id))
         resources.publisher.close()
         await resources.graph.close()

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from api.hot import HotRoutes
 from api.install import install as install_api
 from core.settings import Settings, get_settings
 from domain.resources import open_resources
@@ -39,4 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_api(app)
     app.include_router(gateway.router)
+    if settings.api_hot_routes:
+        app.add_middleware(HotRoutes)
     return app
