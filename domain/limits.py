@@ -51,6 +51,7 @@ class RateLimiter:
         self._flushing: dict[str, int] = {}  # on their way to Redis: in neither of the others
         self._totals: dict[str, int] = {}
         self._ends: dict[str, int] = {}
+        self._next_end = 0.0  # the earliest window end among _ends: nothing to forget before
 
     async def hit(self, scope: str, subject: str, *, limit: int, window_s: int = 60) -> None:
         """Count one request of ``subject``; raise RateLimited once it is over ``limit``."""
@@ -72,7 +73,8 @@ class RateLimiter:
         key = wire.rate_limit_key(self.namespace, scope, subject, window)
         pending = self._pending.get(key, 0) + 1
         self._pending[key] = pending
-        self._ends[key] = (window + 1) * window_s
+        end = self._ends[key] = (window + 1) * window_s
+        self._next_end = min(self._next_end, end)
         if self._totals.get(key, 0) + self._flushing.get(key, 0) + pending > limit:
             raise _refused(scope, limit, window_s, window, now)
 
@@ -103,11 +105,15 @@ class RateLimiter:
         self._forget_old()
 
     def _forget_old(self) -> None:
-        """Drop what is kept of windows that are over."""
+        """Drop what is kept of windows that are over: a pass over the keys once a window ends,
+        not at every flush."""
         now = time.time()
+        if now < self._next_end:
+            return
         for key in [k for k, end in self._ends.items() if end <= now and k not in self._pending]:
             del self._ends[key]
             self._totals.pop(key, None)
+        self._next_end = min(self._ends.values(), default=now + 1)
 
     async def keep_flushing(self, every_s: float = FLUSH_EVERY_S) -> None:
         """Flush every ``every_s`` until cancelled, and once more on the way out. With Redis
