@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # The six hottest routes answered without FastAPI's per-request layers (api/hot.py); off,
     # FastAPI answers everything (the same bytes, more CPU).
     api_hot_routes: bool = True
+    # How long a room or social event may wait to share a Kafka produce request with others
+    # (ingest/publisher.py); chat and moderation records go out at once.
+    kafka_event_linger_ms: int = Field(default=50, ge=0, le=1000)
     # Fixed one-minute windows in Redis. Auth is limited per client IP (password guessing),
     # everything else per user.
     rate_limit_user_per_minute: int = Field(default=600, ge=1)
