@@ -57,6 +57,11 @@ def sockets_key(user_id: int) -> str:
     return f"user:{user_id}:sockets"
 
 
+def friends_of_friends_key(user_id: int) -> str:
+    """The user's friends-of-friends suggestions, one hash field per page size (domain.social)."""
+    return f"user:{user_id}:fof"
+
+
 # -- ids and limits --------------------------------------------------------------------------
 
 

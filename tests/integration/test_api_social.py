@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import text
 
 from core.db.sharding import ShardRouter
@@ -220,3 +221,32 @@ def test_friends_of_friends_skip_friends_ranked_above_the_page(people: People) -
     assert [(s["user_id"], s["mutual_friends"], s["source"]) for s in page] == [
         (stranger.id, 1, "friends_of_friends")
     ]
+
+
+def test_remembered_friends_of_friends_are_checked_again_on_every_read(
+    people: People, redis_conn: redis.Redis
+) -> None:
+    me, a, b = people.register(), people.register(), people.register()
+    x, y = people.register(), people.register()
+    for friend in (a, b):
+        _befriend(me, friend)
+        _befriend(friend, x)
+    _befriend(a, y)
+    first = me.http.get("/friends/suggestions").json()
+    assert [(s["user_id"], s["mutual_friends"]) for s in first] == [(x.id, 2), (y.id, 1)]
+    assert redis_conn.hexists(f"user:{me.id}:fof", "20")  # remembered, per page size
+
+    # Whoever becomes a friend or blocks either way leaves the remembered page at once.
+    _befriend(me, x)
+    assert [s["user_id"] for s in me.http.get("/friends/suggestions").json()] == [y.id]
+    assert y.http.post(f"/blocks/{me.id}").status_code == 204
+    assert me.http.get("/friends/suggestions").json() == []
+    assert y.http.delete(f"/blocks/{me.id}").status_code == 204
+    assert [s["user_id"] for s in me.http.get("/friends/suggestions").json()] == [y.id]
+
+    # What is remembered is the ranking: a new friend of a friend shows within five minutes
+    # (the key's time to live), or at once for a page size not asked for yet.
+    z = people.register()
+    _befriend(b, z)
+    assert 0 < redis_conn.ttl(f"user:{me.id}:fof") <= 300
+    assert z.id in [s["user_id"] for s in me.http.get("/friends/suggestions?limit=5").json()]
