@@ -31,13 +31,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import count_request
-from api.pagination import Page, decode_cursor, page_of
-from api.routes.chat import MessagesPage
-from domain import chat, rooms, social
+from api.pagination import Page
+from api.routes.chat import MessagesPage, history_page
+from api.routes.social import friends_page, mutual_page
+from domain import rooms, social
 from domain.auth import user_id_from_token
 from domain.resources import Resources
 from domain.schemas.rooms import RoomOut
-from domain.schemas.social import FriendOut, SuggestedFriendOut
+from domain.schemas.social import SUGGESTIONS, FriendOut
 
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[1-9][0-9]{0,18}")
@@ -46,7 +47,6 @@ _ID = "([1-9][0-9]{0,18})"
 # The serialisers FastAPI's routes use for these response models (by_alias, as FastAPI does).
 _ROOM = TypeAdapter(RoomOut)
 _FRIENDS = TypeAdapter(Page[FriendOut])
-_SUGGESTIONS = TypeAdapter(list[SuggestedFriendOut])
 _MESSAGES = TypeAdapter(MessagesPage)
 
 Query = dict[str, Any]
@@ -81,28 +81,23 @@ async def _leave(res: Resources, user_id: int, ids: tuple[int, ...], _: Query) -
 
 
 async def _history(res: Resources, user_id: int, ids: tuple[int, ...], q: Query) -> bytes:
-    page, more = await chat.history(res, user_id, ids[0], q["before_seq"], limit=q["limit"])
-    out = MessagesPage(items=page, next_before_seq=page[0].seq if more else None)
-    return _MESSAGES.dump_json(out, by_alias=True)
+    page = await history_page(res, user_id, ids[0], q["before_seq"], limit=q["limit"])
+    return _MESSAGES.dump_json(page, by_alias=True)
 
 
 async def _friends(res: Resources, _: int, ids: tuple[int, ...], q: Query) -> bytes:
-    after = decode_cursor(q["cursor"], kind=int) or 0
-    limit = q["limit"]
-    rows = await social.friends(res, ids[0], after=after, limit=limit + 1)
-    return _FRIENDS.dump_json(page_of(rows, limit, lambda r: r.user_id), by_alias=True)
+    page = await friends_page(res, ids[0], limit=q["limit"], cursor=q["cursor"])
+    return _FRIENDS.dump_json(page, by_alias=True)
 
 
 async def _mutual(res: Resources, _: int, ids: tuple[int, ...], q: Query) -> bytes:
-    after = decode_cursor(q["cursor"], kind=int) or 0
-    limit = q["limit"]
-    rows = await social.mutual_friends(res, ids[0], ids[1], after=after, limit=limit + 1)
-    return _FRIENDS.dump_json(page_of(rows, limit, lambda r: r.user_id), by_alias=True)
+    page = await mutual_page(res, ids[0], ids[1], limit=q["limit"], cursor=q["cursor"])
+    return _FRIENDS.dump_json(page, by_alias=True)
 
 
 async def _suggestions(res: Resources, user_id: int, _: tuple[int, ...], q: Query) -> bytes:
     found = await social.friend_suggestions(res, user_id, limit=q["limit"])
-    return _SUGGESTIONS.dump_json(found)  # as the route writes it
+    return SUGGESTIONS.dump_json(found)  # as the route writes it
 
 
 _PAGE = {"limit": Param(50, 1, 200), "cursor": Param(None, max_length=200)}

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import TypeAdapter
 from sqlalchemy import Subquery, and_, delete, or_, select, union_all, update
 from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.resources import Resources
 from domain.schemas.common import as_utc
 from domain.schemas.social import (
+    SUGGESTIONS,
     FriendOut,
     FriendRequestOut,
     SuggestedFriendOut,
@@ -460,7 +460,6 @@ _FOF_RANKED_SQL = (
 
 FOF_CACHE_S = 300
 FOF_SPARE = 10  # ranked past the page, so that a few new exclusions leave a full page
-_CACHED_FOF: TypeAdapter[list[SuggestedFriendOut]] = TypeAdapter(list[SuggestedFriendOut])
 # Who among the candidates is now a friend or blocked either way: primary-key and index seeks.
 _NOW_EXCLUDED = (
     "SELECT user2_id FROM friendships WHERE user1_id = %(me)s AND user2_id IN %(ids)s"
@@ -483,7 +482,7 @@ async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[Sug
     field = str(limit)
     cached = await res.redis.hget(key, field)
     if cached is not None:
-        ranked = _CACHED_FOF.validate_json(cached)
+        ranked = SUGGESTIONS.validate_json(cached)
         excluded = {
             int(row[0])
             for row in await res.db.fetch(
@@ -497,7 +496,7 @@ async def friends_of_friends(res: Resources, me: int, *, limit: int) -> list[Sug
             return page[:limit]
     ranked = await _friends_of_friends(res, me, limit=limit + FOF_SPARE)
     async with res.redis.pipeline(transaction=False) as pipe:
-        pipe.hset(key, field, _CACHED_FOF.dump_json(ranked))
+        pipe.hset(key, field, SUGGESTIONS.dump_json(ranked))
         pipe.expire(key, FOF_CACHE_S)
         await pipe.execute()
     return ranked[:limit]

@@ -79,9 +79,12 @@ class EventPublisher:
         self.failed += 1
         log.error("event lost on %s: %s", message.topic(), error)
 
+    def _producer_for(self, topic: str) -> Producer:
+        return self._batched if topic in BATCHED_TOPICS else self._producer
+
     def publish(self, event: Event) -> None:
         topic = topic_for(event)
-        producer = self._batched if topic in BATCHED_TOPICS else self._producer
+        producer = self._producer_for(topic)
         try:
             producer.produce(
                 topic, value=event.to_bytes(), key=event.key(), on_delivery=self._on_delivery
@@ -111,8 +114,9 @@ class EventPublisher:
                 loop.call_soon_threadsafe(_resolve, delivered, None, KafkaException(error))
 
         topic = topic_for(event)
-        producer = self._batched if topic in BATCHED_TOPICS else self._producer
-        producer.produce(topic, value=event.to_bytes(), key=event.key(), on_delivery=on_delivery)
+        self._producer_for(topic).produce(
+            topic, value=event.to_bytes(), key=event.key(), on_delivery=on_delivery
+        )
         return await delivered
 
     def flush(self, timeout: float = 10.0) -> int:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import TypeAdapter
 
 from api.deps import Res, UserId
 from api.errors import ERROR_RESPONSES
 from api.pagination import Cursor, Limit, Page, decode_cursor, page_of
 from domain import communities
 from domain import social as actions
+from domain.resources import Resources
 from domain.schemas.common import Id
 from domain.schemas.social import (
+    SUGGESTIONS,
     CommunityOut,
     CountOut,
     FriendOut,
@@ -31,9 +32,6 @@ async def send_request(data: FriendRequestIn, user_id: UserId, res: Res) -> Frie
     return await actions.send_request(res, user_id, data.to_user_id)
 
 
-_SUGGESTIONS = TypeAdapter(list[SuggestedFriendOut])
-
-
 @router.get("/friends/suggestions", response_model=list[SuggestedFriendOut])
 async def friend_suggestions(
     user_id: UserId, res: Res, limit: Annotated[int, Query(ge=1, le=100)] = 20
@@ -43,7 +41,7 @@ async def friend_suggestions(
     has scored you, friends of your friends, most mutual friends first."""
     found = await actions.friend_suggestions(res, user_id, limit=limit)
     # Built from validated models already: serialised once, not validated a second time.
-    return Response(_SUGGESTIONS.dump_json(found), media_type="application/json")
+    return Response(SUGGESTIONS.dump_json(found), media_type="application/json")
 
 
 @router.get("/friends/requests")
@@ -96,6 +94,13 @@ async def friends(
     target_id: Id, user_id: UserId, res: Res, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[FriendOut]:
     del user_id
+    return await friends_page(res, target_id, limit=limit, cursor=cursor)
+
+
+async def friends_page(
+    res: Resources, target_id: int, *, limit: int, cursor: str | None
+) -> Page[FriendOut]:
+    """A page of someone's friends (also api/hot.py's)."""
     after = decode_cursor(cursor, kind=int) or 0
     rows = await actions.friends(res, target_id, after=after, limit=limit + 1)
     return page_of(rows, limit, lambda r: r.user_id)
@@ -112,6 +117,13 @@ async def mutual(
     target_id: Id, other_id: Id, user_id: UserId, res: Res, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[FriendOut]:
     del user_id
+    return await mutual_page(res, target_id, other_id, limit=limit, cursor=cursor)
+
+
+async def mutual_page(
+    res: Resources, target_id: int, other_id: int, *, limit: int, cursor: str | None
+) -> Page[FriendOut]:
+    """A page of the friends two people share (also api/hot.py's)."""
     after = decode_cursor(cursor, kind=int) or 0
     rows = await actions.mutual_friends(res, target_id, other_id, after=after, limit=limit + 1)
     return page_of(rows, limit, lambda r: r.user_id)

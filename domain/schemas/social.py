@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from domain.schemas.common import Id, UtcDateTime
 
@@ -97,3 +97,7 @@ class CommunityOut(BaseModel):
     size: int
     computed_at: UtcDateTime | None
     top_influencers: list[InfluencerOut]  # by PageRank, highest first
+
+
+# A list of suggestions as the API writes it and as the friends-of-friends cache keeps it.
+SUGGESTIONS: TypeAdapter[list[SuggestedFriendOut]] = TypeAdapter(list[SuggestedFriendOut])
