@@ -38,18 +38,29 @@ allocation alone.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from neo4j import Driver
+from numba import get_num_threads
 
 from core.graph import BLOCKED, FRIEND, IN_ROOM, MEMBER_OF, STUDIES, USER
 from graph_jobs.communities import detect_communities
+from graph_jobs.rank_kernel import (
+    KERNEL_FEATURES,
+    MASK_SUBJECTS,
+    MUTUAL_SHOWN,
+    score_users,
+    scratch,
+    tables,
+)
 
 FEATURES = (
     "ra",
@@ -99,9 +110,10 @@ PRODUCT = GraphRef(USER, FRIEND, context=True)
 
 def _csr(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, indices) of the sparse rows -> cols, each row's columns sorted and unique."""
-    if rows.size:
-        pairs = np.unique(np.stack([rows, cols], axis=1), axis=0)
-        rows, cols = pairs[:, 0], pairs[:, 1]
+    if rows.size:  # one sort of int64 keys: np.unique over pairs (axis=0) is far slower
+        width = int(cols.max()) + 1
+        keys = np.unique(rows.astype(np.int64) * width + cols)
+        rows, cols = keys // width, keys % width
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.add.at(indptr, rows + 1, 1)
     return np.cumsum(indptr), cols.astype(np.int64)
@@ -168,6 +180,7 @@ class Snapshot:
     groups: Memberships | None = None
     subjects: Memberships | None = None
     _marks: np.ndarray | None = field(default=None, repr=False)
+    _degree: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_edges(
@@ -176,12 +189,35 @@ class Snapshot:
         edges: Sequence[tuple[int, int]],
         community: Sequence[int] | None = None,
     ) -> Snapshot:
-        """From user ids and undirected pairs of them (tests, and ``snapshot``)."""
+        """From user ids and undirected pairs of them (tests, and the evaluation)."""
+        pairs = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        return cls.from_id_arrays(
+            np.asarray(ids, dtype=np.int64), pairs[:, 0], pairs[:, 1], community
+        )
+
+    @classmethod
+    def from_id_arrays(
+        cls,
+        ids: np.ndarray,
+        src: np.ndarray,
+        dst: np.ndarray,
+        community: Sequence[int] | np.ndarray | None = None,
+    ) -> Snapshot:
+        """From user ids and undirected pairs of them as two arrays of user ids (``snapshot``:
+        at 1M users, 25M pairs as Python tuples took 1.8 GiB and minutes to map)."""
         id_array = np.asarray(ids, dtype=np.int64)
-        index = {int(u): i for i, u in enumerate(id_array)}
         n = len(id_array)
-        a = np.fromiter((index[x] for x, _ in edges), dtype=np.int64, count=len(edges))
-        b = np.fromiter((index[y] for _, y in edges), dtype=np.int64, count=len(edges))
+        order = np.argsort(id_array, kind="stable")
+        known = id_array[order]
+
+        def index(users: np.ndarray) -> np.ndarray:
+            at = np.minimum(np.searchsorted(known, users), max(n - 1, 0))
+            if n == 0 or not np.array_equal(known[at], users):
+                raise KeyError("an edge names a user that is not among the ids")
+            found: np.ndarray = order[at]
+            return found
+
+        a, b = index(np.asarray(src, dtype=np.int64)), index(np.asarray(dst, dtype=np.int64))
         keep = a != b
         a, b = a[keep], b[keep]
         indptr, indices = _csr(np.concatenate([a, b]), np.concatenate([b, a]), n)
@@ -200,7 +236,10 @@ class Snapshot:
 
     @property
     def degree(self) -> np.ndarray:
-        return np.diff(self.indptr)
+        """Friends per node; computed once (``pool`` asks for it per user)."""
+        if self._degree is None or len(self._degree) != self.size:
+            self._degree = np.diff(self.indptr)
+        return self._degree
 
     def index_of(self) -> dict[int, int]:
         return {int(u): i for i, u in enumerate(self.ids)}
@@ -232,9 +271,10 @@ def snapshot(
 ) -> Snapshot:
     """Read the graph out of Neo4j: one record per node, with its community and the ids at
     the far end of its outgoing relationships (each friendship is stored once, so once)."""
-    ids: list[int] = []
-    labels: list[int] = []
-    pairs: list[tuple[int, int]] = []
+    ids = array("q")
+    labels = array("q")
+    src = array("q")
+    dst = array("q")
     # One record per node, not per relationship: the driver decodes a list of ints far faster
     # than as many records (2.5 million friendships: about a third of the time).
     query = (
@@ -243,10 +283,17 @@ def snapshot(
     )
     for record in _stream(driver, database, query):
         node = int(record["id"])
+        out = record["out"]
         ids.append(node)
         labels.append(-1 if record["c"] is None else int(record["c"]))
-        pairs.extend((node, int(other)) for other in record["out"])
-    snap = Snapshot.from_edges(ids, pairs, labels)
+        dst.extend(out)
+        src.extend(itertools.repeat(node, len(out)))
+    snap = Snapshot.from_id_arrays(
+        np.frombuffer(ids, dtype=np.int64),
+        np.frombuffer(src, dtype=np.int64),
+        np.frombuffer(dst, dtype=np.int64),
+        np.frombuffer(labels, dtype=np.int64),
+    )
     if graph.context:
         index = snap.index_of()
         for record in _stream(
@@ -410,11 +457,19 @@ class Model:
         return cls(features, weights, [0.0] * len(features), [1.0] * len(features))
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        if len(x) == 0:
-            return np.zeros(0)
-        standardised = (x - np.array(self.mean)) / np.array(self.scale)
-        scores: np.ndarray = standardised @ np.array(self.weights)
-        return scores
+        """The scores of rows of features (in the order of ``features``)."""
+        return self.scores_of({name: x[:, i] for i, name in enumerate(self.features)})
+
+    def scores_of(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The scores of feature columns by name, added up in the order of ``features`` (so
+        that rows and columns of the same features score bit for bit alike)."""
+        total: np.ndarray | None = None
+        for name, weight, mean, scale in zip(
+            self.features, self.weights, self.mean, self.scale, strict=True
+        ):
+            term = (columns[name] - mean) / scale * weight
+            total = term if total is None else total + term
+        return np.zeros(0) if total is None else total
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -565,6 +620,42 @@ class Suggestion:
     same_community: bool = False
 
 
+KERNEL_BATCH = 4096  # users per kernel call: the unit of progress and of the caller's writes
+
+
+def _kernel_context(snap: Snapshot, top: Popular) -> tuple[Any, ...]:
+    """The candidate sources as the compiled kernel takes them (``rank_kernel.score_users``)."""
+    n = snap.size
+    pairs = sorted((a, b) for a, others in snap.blocked.items() for b in others)
+    blocked = _csr(
+        np.asarray([a for a, _ in pairs], dtype=np.int64),
+        np.asarray([b for _, b in pairs], dtype=np.int64),
+        n,
+    )
+    keys = sorted(top.per_community)
+    popular = (
+        np.asarray(keys, dtype=np.int64),
+        np.concatenate([[0], np.cumsum([len(top.per_community[c]) for c in keys])]).astype(
+            np.int64
+        ),
+        np.concatenate([top.per_community[c] for c in keys]).astype(np.int64)
+        if keys
+        else np.zeros(0, dtype=np.int64),
+    )
+    none = Memberships.build(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), n)
+    rooms, groups, subjects = (m or none for m in (snap.rooms, snap.groups, snap.subjects))
+    context = (
+        top.overall.astype(np.int64),
+        *popular,
+        *(rooms.user_ptr, rooms.user_items, rooms.item_ptr, rooms.item_users),
+        *(groups.user_ptr, groups.user_items, groups.item_ptr, groups.item_users),
+        subjects.user_ptr,
+        subjects.user_items,
+        len(subjects.item_ptr) - 1 <= MASK_SUBJECTS,
+    )
+    return blocked, tuple(a.astype(np.int64) if isinstance(a, np.ndarray) else a for a in context)
+
+
 def suggest(
     snap: Snapshot,
     model: Model,
@@ -573,42 +664,96 @@ def suggest(
     *,
     k: int = 20,
 ) -> Iterator[list[Suggestion]]:
-    """The k best candidates of each user (indices), best first, with their reasons."""
-    features = model.features
-    column = {name: i for i, name in enumerate(features)}
-    for user in users:
-        found = pool(snap, top, user, features)
-        if len(found.candidates) == 0:
-            yield []
-            continue
-        scores = model.scores(found.x)
-        if len(scores) > k:  # the k best first, then only those sorted
-            head = np.argpartition(-scores, k - 1)[:k]
-            best = head[np.lexsort((snap.ids[found.candidates[head]], -scores[head]))]
-        else:
-            best = np.lexsort((snap.ids[found.candidates], -scores))
-        mine = snap.friends(user)
+    """The k best candidates of each user (indices), best first (equal scores: the smaller
+    user id first), with their reasons: one list per user, in the order given.
+
+    The candidates, features and score are ``pool``'s and ``Model.scores``'s, computed by the
+    compiled loop in ``graph_jobs.rank_kernel`` on every core."""
+    chosen = np.asarray(users, dtype=np.int64)
+    if len(chosen) == 0:
+        return
+    n = snap.size
+    degree = snap.degree.astype(np.int64)
+    community = snap.community.astype(np.int64)
+    ids = snap.ids.astype(np.int64)
+    blocked, context = _kernel_context(snap, top)
+    graph = (
+        snap.indptr.astype(np.int64),
+        snap.indices.astype(np.int64),
+        degree,
+        community,
+        ids,
+        *blocked,
+    )
+    subjects = snap.subjects
+    parts = max(1, min(get_num_threads(), len(chosen)))
+    acc, friend = scratch(
+        parts, n, degree, community,
+        context[-3], context[-2], 0 if subjects is None else len(subjects.item_ptr) - 1,
+    )  # fmt: skip
+    ranking = (
+        np.asarray([KERNEL_FEATURES.index(f) for f in model.features], dtype=np.int64),
+        np.asarray(model.weights, dtype=np.float64),
+        np.asarray(model.mean, dtype=np.float64),
+        np.asarray(model.scale, dtype=np.float64),
+        FLOOR,
+        CO_MEMBERS,
+        k,
+        *tables(int(degree.max(initial=1)), FLOOR),
+    )
+    for start in range(0, len(chosen), KERNEL_BATCH):
+        batch = chosen[start : start + KERNEL_BATCH]
+        rows = len(batch) * k
+        out = (
+            np.zeros(rows, dtype=np.int64),  # candidate
+            np.zeros(rows),  # score
+            np.zeros(rows),  # common friends
+            np.zeros((rows, 3), dtype=np.int64),  # shared rooms, groups, subjects
+            np.zeros(rows, dtype=np.bool_),  # same community
+            np.zeros((rows, MUTUAL_SHOWN), dtype=np.int64),  # mutual friends
+            np.zeros(len(batch), dtype=np.int64),  # suggestions per user
+        )
+        score_users(batch, start, graph, context, ranking, out, acc, friend)
+        cand, score, cn, shared, same, mutual, count = out
+        yield from _suggestions(ids, batch, k, count, cand, score, cn, shared, same, mutual)
+
+
+def _suggestions(
+    ids: np.ndarray,
+    batch: np.ndarray,
+    k: int,
+    count: np.ndarray,
+    cand: np.ndarray,
+    score: np.ndarray,
+    cn: np.ndarray,
+    shared: np.ndarray,
+    same: np.ndarray,
+    mutual: np.ndarray,
+) -> Iterator[list[Suggestion]]:
+    user_ids = ids[batch].tolist()
+    cand_ids = ids[cand].tolist()
+    scores = np.round(score, 4).tolist()
+    cns = cn.astype(np.int64).tolist()
+    shared_l = shared.tolist()
+    same_l = same.tolist()
+    mutual_ids = np.where(mutual >= 0, ids[np.maximum(mutual, 0)], -1).tolist()
+    for i, filled in enumerate(count.tolist()):
         ranked = []
-        for rank, row in enumerate(best, 1):
-            cand = int(found.candidates[row])
-            mutual = np.intersect1d(mine, snap.friends(cand), assume_unique=True)[:5]
-            x = found.x[row]
+        for r in range(filled):
+            row = i * k + r
+            rooms, groups, subjects = shared_l[row]
             ranked.append(
                 Suggestion(
-                    user_id=int(snap.ids[user]),
-                    candidate_id=int(snap.ids[cand]),
-                    rank=rank,
-                    score=round(float(scores[row]), 4),
-                    mutual_friends=int(found.mutual[row]),
-                    mutual_ids=[int(snap.ids[m]) for m in mutual],
-                    shared_rooms=int(x[column["shared_rooms"]]) if "shared_rooms" in column else 0,
-                    shared_groups=int(x[column["shared_groups"]])
-                    if "shared_groups" in column
-                    else 0,
-                    shared_subjects=(
-                        int(x[column["shared_subjects"]]) if "shared_subjects" in column else 0
-                    ),
-                    same_community=bool(x[column["same_community"]] > 0),
+                    user_id=user_ids[i],
+                    candidate_id=cand_ids[row],
+                    rank=r + 1,
+                    score=scores[row],
+                    mutual_friends=cns[row],
+                    mutual_ids=[m for m in mutual_ids[row] if m >= 0],
+                    shared_rooms=rooms,
+                    shared_groups=groups,
+                    shared_subjects=subjects,
+                    same_community=same_l[row],
                 )
             )
         yield ranked
