@@ -3,13 +3,16 @@
 check on them (the MySQL comparisons and the Great Expectations rules), materialised as the
 Dagster job does it, timed and measured.
 
-    .venv/bin/python -m bench.graph_sync [--fresh | --derived-only] [--without-suggestions]
+    .venv/bin/python -m bench.graph_sync [--fresh | --derived-only | --only-suggestions]
+        [--without-suggestions] [--without-mysql-rules]
 
 ``--fresh`` empties the graph first (every node with a label the sync owns), so the run measures
 the first sync of a new deployment; without it, the run is the nightly re-sync over a graph that
 is already there. ``--derived-only`` leaves the copy out and runs what is derived from the graph
 already in Neo4j (weights, communities, influence, people you may know) with their checks: at
-a million users the copy takes over 20 minutes and the symmetry check on MySQL 25.
+a million users the copy takes over 20 minutes and the symmetry check on MySQL 25
+(``--without-mysql-rules`` leaves that check out). ``--only-suggestions`` runs people you may
+know and its check alone.
 
 Per asset: rows, seconds, rows/s. For the run: wall time, this process's CPU
 (the client: MySQL reads, packing rows for Bolt), Neo4j's CPU and its peak resident memory.
@@ -94,7 +97,14 @@ def _population() -> dict[str, int]:
     return {"users": users, "friendship_rows": rows}
 
 
-def run(fresh: bool, *, suggestions: bool = True, derived_only: bool = False) -> dict[str, Any]:
+def run(
+    fresh: bool,
+    *,
+    suggestions: bool = True,
+    derived_only: bool = False,
+    mysql_rules: bool = True,
+    only_suggestions: bool = False,
+) -> dict[str, Any]:
     settings = get_settings()
     neo4j = stack_process(settings, "neo4j")
     if neo4j is None:
@@ -118,14 +128,15 @@ def run(fresh: bool, *, suggestions: bool = True, derived_only: bool = False) ->
         derived_assets = [
             graph_weights,
             *community_assets,
-            *(suggestion_assets if suggestions else []),
+            *(suggestion_assets if suggestions or only_suggestions else []),
         ]
+        selected = list(suggestion_assets) if only_suggestions else derived_assets
         derived = [
             *derived_assets,
             *community_checks,
-            *(suggestion_checks if suggestions else []),
+            *(suggestion_checks if suggestions or only_suggestions else []),
         ]
-        copy = [*relation_assets, *relation_checks, *friendship_rules]
+        copy = [*relation_assets, *relation_checks, *(friendship_rules if mysql_rules else [])]
         result = materialize(
             [*copy, *derived],
             resources=resources(),
@@ -133,10 +144,9 @@ def run(fresh: bool, *, suggestions: bool = True, derived_only: bool = False) ->
             # The copy's assets stay in the definitions (the derived ones depend on them); the
             # selection leaves them out, as if already materialised.
             selection=(
-                AssetSelection.assets(*derived_assets)
-                | AssetSelection.checks_for_assets(*derived_assets)
+                AssetSelection.assets(*selected) | AssetSelection.checks_for_assets(*selected)
             )
-            if derived_only
+            if derived_only or only_suggestions
             else None,
         )
         assets: list[dict[str, Any]] = []
@@ -162,9 +172,13 @@ def run(fresh: bool, *, suggestions: bool = True, derived_only: bool = False) ->
         "command": "python -m bench.graph_sync"
         + (" --fresh" if fresh else "")
         + (" --derived-only" if derived_only else "")
-        + ("" if suggestions else " --without-suggestions"),
+        + (" --only-suggestions" if only_suggestions else "")
+        + ("" if suggestions or only_suggestions else " --without-suggestions")
+        + ("" if mysql_rules else " --without-mysql-rules"),
         "kind": "first sync into an empty graph"
         if fresh
+        else "people you may know over the graph already in Neo4j"
+        if only_suggestions
         else "derived assets over the graph already in Neo4j"
         if derived_only
         else "re-sync over the existing graph",
@@ -223,11 +237,26 @@ def main(argv: list[str] | None = None) -> None:
         help="leave the copy out: weights, communities, influence and suggestions (with their "
         "checks) from the graph already in Neo4j",
     )
+    parser.add_argument(
+        "--without-mysql-rules",
+        action="store_true",
+        help="leave out the Great Expectations rules on MySQL's friendships (symmetric, no "
+        "self-friendship): their anti-join takes about 25 minutes at 1M users",
+    )
+    parser.add_argument(
+        "--only-suggestions",
+        action="store_true",
+        help="people you may know and its check alone, from the graph already in Neo4j",
+    )
     args = parser.parse_args(argv)
-    if args.fresh and args.derived_only:
+    if args.fresh and (args.derived_only or args.only_suggestions):
         parser.error("--fresh empties the graph that --derived-only works from: pick one")
     report = run(
-        args.fresh, suggestions=not args.without_suggestions, derived_only=args.derived_only
+        args.fresh,
+        suggestions=not args.without_suggestions,
+        derived_only=args.derived_only,
+        mysql_rules=not args.without_mysql_rules,
+        only_suggestions=args.only_suggestions,
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -9,20 +9,25 @@ request or a block since the run (domain.social), so a stale row is never shown.
 
 from __future__ import annotations
 
+import itertools
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from neo4j import Driver
 from sqlalchemy import Connection, Engine, delete, text
-from sqlalchemy.dialects.mysql import insert
 
 from core.db.models import FriendSuggestion
 from graph_jobs import recommend
 
+_T = TypeVar("_T")
+
 SUGGESTIONS_PER_USER = 20
-WRITE_BATCH = 10_000  # rows per INSERT ... ON DUPLICATE KEY UPDATE
+WRITE_BATCH = 10_000  # rows per transaction (the driver splits them into multi-row INSERTs)
+PROGRESS_EVERY = 50_000  # users between progress lines
 UPDATED = (
     "candidate_id",
     "score",
@@ -59,20 +64,32 @@ class SuggestionReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _row(s: recommend.Suggestion, at: Any) -> dict[str, Any]:
-    return {
-        "user_id": s.user_id,
-        "rank": s.rank,
-        "candidate_id": s.candidate_id,
-        "score": s.score,
-        "mutual_friends": s.mutual_friends,
-        "mutual_ids": s.mutual_ids,
-        "shared_rooms": min(s.shared_rooms, 32767),
-        "shared_groups": min(s.shared_groups, 32767),
-        "shared_subjects": min(s.shared_subjects, 32767),
-        "same_community": s.same_community,
-        "computed_at": at,
-    }
+COLUMNS = ("user_id", "rank", *UPDATED)
+# Written with the driver's executemany (PyMySQL sends multi-row INSERTs) and plain tuples: at
+# 20 rows a user a full run at 1M users writes 20M rows, and building SQLAlchemy's per-row
+# parameter dicts cost more client CPU than scoring them. The statement holds identifiers from
+# this module and the model only; every value goes as a parameter.
+_UPSERT = (
+    f"INSERT INTO {FriendSuggestion.__tablename__} ({', '.join(f'`{c}`' for c in COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) ON DUPLICATE KEY UPDATE "
+    + ", ".join(f"`{c}` = VALUES(`{c}`)" for c in UPDATED)
+)
+
+
+def _row(s: recommend.Suggestion, at: Any) -> tuple[Any, ...]:
+    return (
+        s.user_id,
+        s.rank,
+        s.candidate_id,
+        s.score,
+        s.mutual_friends,
+        "[" + ",".join(map(str, s.mutual_ids)) + "]",  # JSON: a list of ints
+        min(s.shared_rooms, 32767),
+        min(s.shared_groups, 32767),
+        min(s.shared_subjects, 32767),
+        s.same_community,
+        at,
+    )
 
 
 def write_suggestions(conn: Connection, ranked: Iterable[recommend.Suggestion], at: Any) -> int:
@@ -80,10 +97,30 @@ def write_suggestions(conn: Connection, ranked: Iterable[recommend.Suggestion], 
     benchmark uses it too, to plant rows of the job's shape (bench/api_latency.py)."""
     rows = [_row(s, at) for s in ranked]
     if rows:
-        rows_in = insert(FriendSuggestion)
-        upsert = rows_in.on_duplicate_key_update({name: rows_in.inserted[name] for name in UPDATED})
-        conn.execute(upsert, rows)
+        conn.exec_driver_sql(_UPSERT, rows)
     return len(rows)
+
+
+def _ahead(items: Iterator[_T], chunk: int) -> Iterator[list[_T]]:
+    """``items`` in lists of ``chunk``, produced by a thread one list ahead of the consumer:
+    the compiled scoring (which lets go of the GIL) runs while the caller writes."""
+    handoff: queue.Queue[list[_T] | BaseException | None] = queue.Queue(maxsize=1)
+
+    def produce() -> None:
+        try:
+            while batch := list(itertools.islice(items, chunk)):
+                handoff.put(batch)
+            handoff.put(None)
+        except BaseException as error:  # noqa: BLE001  (handed to the consumer, raised there)
+            handoff.put(error)
+
+    worker = threading.Thread(target=produce, name="suggestions-scoring", daemon=True)
+    worker.start()
+    while (got := handoff.get()) is not None:
+        if isinstance(got, BaseException):
+            raise got
+        yield got
+    worker.join()
 
 
 def store_suggestions(
@@ -128,16 +165,16 @@ def store_suggestions(
     written = scored = removed = 0
     with engine.connect() as conn:
         at = conn.execute(text("SELECT UTC_TIMESTAMP(6)")).scalar_one()
-        batch: list[recommend.Suggestion] = []
-        for done, ranked in enumerate(recommend.suggest(snap, model, top, chosen, k=k), 1):
-            scored += 1 if ranked else 0
-            batch.extend(ranked)
-            if len(batch) >= WRITE_BATCH:
-                written += write_suggestions(conn, batch, at)
-                conn.commit()
-                batch = []
-                say(f"{done}/{len(chosen)} users scored, {written} rows written")
-        written += write_suggestions(conn, batch, at)
+        done = 0
+        ranked_users = recommend.suggest(snap, model, top, chosen, k=k)
+        for users_ranked in _ahead(ranked_users, max(1, WRITE_BATCH // max(k, 1))):
+            done += len(users_ranked)
+            scored += sum(1 for ranked in users_ranked if ranked)
+            written += write_suggestions(conn, itertools.chain.from_iterable(users_ranked), at)
+            conn.commit()
+            if done % PROGRESS_EVERY < len(users_ranked) or done == len(chosen):
+                rate = done / max(time.monotonic() - mark, 1e-9)
+                say(f"{done}/{len(chosen)} users scored ({rate:,.0f}/s), {written} rows written")
         stale = delete(FriendSuggestion).where(FriendSuggestion.computed_at < at)
         if users is not None:
             ids = [int(snap.ids[i]) for i in chosen]
