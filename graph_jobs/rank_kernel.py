@@ -20,8 +20,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# The kernel's feature order (recommend.FEATURES + recommend.CONTEXT_FEATURES).
-KERNEL_FEATURES = (
+# The features of a pair, in the kernel's order (the module docstring of graph_jobs.recommend
+# says what each is); the product graph adds the context features.
+FEATURES = (
     "ra",
     "aa",
     "cn",
@@ -31,10 +32,9 @@ KERNEL_FEATURES = (
     "popularity_for_few",
     "ra_by_degree",
     "community_by_degree",
-    "shared_rooms",
-    "shared_groups",
-    "shared_subjects",
 )
+CONTEXT_FEATURES = ("shared_rooms", "shared_groups", "shared_subjects")
+KERNEL_FEATURES = FEATURES + CONTEXT_FEATURES
 MUTUAL_SHOWN = 5
 # The columns of the kernel's accumulator (one row per node, see score_users).
 CN, RA, AA, SEEN, BANNED, SUBJECTS, DEGREE, COMMUNITY = 0, 1, 2, 3, 4, 5, 6, 7

@@ -52,6 +52,7 @@ from neo4j import Driver
 from numba import get_num_threads
 
 from core.graph import BLOCKED, FRIEND, IN_ROOM, MEMBER_OF, STUDIES, USER
+from graph_jobs import rank_kernel
 from graph_jobs.communities import detect_communities
 from graph_jobs.rank_kernel import (
     KERNEL_FEATURES,
@@ -62,18 +63,8 @@ from graph_jobs.rank_kernel import (
     tables,
 )
 
-FEATURES = (
-    "ra",
-    "aa",
-    "cn",
-    "salton",
-    "popularity",
-    "same_community",
-    "popularity_for_few",
-    "ra_by_degree",
-    "community_by_degree",
-)
-CONTEXT_FEATURES = ("shared_rooms", "shared_groups", "shared_subjects")
+FEATURES = rank_kernel.FEATURES  # the kernel computes them all; the names are defined there
+CONTEXT_FEATURES = rank_kernel.CONTEXT_FEATURES
 POPULAR_OVERALL = 50  # the most befriended users, candidates of everyone
 POPULAR_PER_COMMUNITY = 20  # the most befriended of each community, candidates of its members
 CO_MEMBERS = 200  # members of one room or group taken as candidates, at most
