@@ -22,6 +22,7 @@ The report goes to bench/results/graph-<timestamp>.{json,md}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import threading
@@ -29,6 +30,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psutil
 from dagster import AssetSelection, DagsterInstance, materialize
 from dagster._core.execution.plan.objects import StepSuccessData
 from rich.console import Console
@@ -86,6 +88,17 @@ def _empty_graph() -> None:
                 f"MATCH (n:{label}) CALL (n) {{ DELETE n }} IN TRANSACTIONS OF 50000 ROWS"
             ).consume()
     driver.close()
+
+
+def _running_heap(neo4j: psutil.Process, configured: str) -> str:
+    """The -Xmx Neo4j's JVM runs with: the stack may have been started with an override
+    (STUDYHUB_NEO4J_HEAP) this process's settings do not see."""
+    with contextlib.suppress(psutil.Error):
+        for process in (neo4j, *neo4j.children(recursive=True)):
+            for arg in process.cmdline():
+                if arg.startswith("-Xmx"):
+                    return arg.removeprefix("-Xmx")
+    return configured
 
 
 def _population() -> dict[str, int]:
@@ -189,7 +202,7 @@ def run(
         "client_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "neo4j_cpu_s": round(tree_usage(neo4j)[0] - neo4j_cpu_before, 1),
         "neo4j_peak_rss_mib": round(peak / 2**20),
-        "neo4j_heap": settings.neo4j_heap,
+        "neo4j_heap": _running_heap(neo4j, settings.neo4j_heap),
         "assets": assets,
         "checks_passed": checks,
     }
