@@ -661,6 +661,8 @@ def suggest(
 
     The candidates, features and score are ``pool``'s and ``Model.scores``'s, computed by the
     compiled loop in ``graph_jobs.rank_kernel`` on every core."""
+    if k < 1:  # the kernel's leaderboard has k slots; none would be written out of bounds
+        raise ValueError(f"k must be at least 1, got {k}")
     chosen = np.asarray(users, dtype=np.int64)
     if len(chosen) == 0:
         return

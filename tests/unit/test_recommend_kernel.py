@@ -135,3 +135,10 @@ def test_batches_and_repeated_users_keep_their_stamps_apart() -> None:
     for user in order[:50]:
         (alone,) = recommend.suggest(snap, model, top, [user], k=5)
         assert alone == together[user]
+
+
+def test_no_slots_is_refused() -> None:
+    snap = _graph(5, 50, subjects=4, context=True)
+    model = _model(recommend.PRODUCT.features, 5)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        list(recommend.suggest(snap, model, recommend.Popular.of(snap), [0], k=0))
