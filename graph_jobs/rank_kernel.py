@@ -63,6 +63,16 @@ def _shared(ptr, items, a, b):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _offer(acc, touched, m, v, i):  # type: ignore[no-untyped-def]
+    """Add v to user i's candidates (``touched``, m so far) unless banned or already there."""
+    if acc[v, BANNED] != i and acc[v, SEEN] != i:
+        acc[v, SEEN] = i
+        touched[m] = v
+        m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
 def _popcount(bits):  # type: ignore[no-untyped-def]
     count = 0
     while bits:
@@ -78,7 +88,7 @@ def scratch(
     community: np.ndarray,
     subject_user_ptr: np.ndarray,
     subject_user_items: np.ndarray,
-    subjects: int,
+    masks: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each thread's accumulator, built once per run (see ``_fill``), and its friend marks."""
     acc = np.zeros((parts, n, 8))
@@ -89,7 +99,7 @@ def scratch(
             community,
             subject_user_ptr,
             subject_user_items,
-            subjects <= MASK_SUBJECTS,
+            masks,
         )
     friend = np.full((parts, n), -1, np.int64)
     return acc, friend
@@ -203,21 +213,13 @@ def _score_range(users, lo, hi, base, graph, context, model, out, acc, friend): 
         # and the first co_members members of each of u's rooms and groups.
         fof = m
         for p in range(len(overall)):
-            v = overall[p]
-            if acc[v, BANNED] != i and acc[v, SEEN] != i:
-                acc[v, SEEN] = i
-                touched[m] = v
-                m += 1
+            m = _offer(acc, touched, m, overall[p], i)
         own = community[u]
         if own >= 0 and len(popular_keys) > 0:
             at = np.searchsorted(popular_keys, own)
             if at < len(popular_keys) and popular_keys[at] == own:
                 for p in range(popular_ptr[at], popular_ptr[at + 1]):
-                    v = popular_idx[p]
-                    if acc[v, BANNED] != i and acc[v, SEEN] != i:
-                        acc[v, SEEN] = i
-                        touched[m] = v
-                        m += 1
+                    m = _offer(acc, touched, m, popular_idx[p], i)
         for which in range(2):
             user_ptr = room_user_ptr if which == 0 else group_user_ptr
             user_items = room_user_items if which == 0 else group_user_items
@@ -227,11 +229,7 @@ def _score_range(users, lo, hi, base, graph, context, model, out, acc, friend): 
                 item = user_items[p]
                 end = min(item_ptr[item + 1], item_ptr[item] + co_members)
                 for q in range(item_ptr[item], end):
-                    v = item_users[q]
-                    if acc[v, BANNED] != i and acc[v, SEEN] != i:
-                        acc[v, SEEN] = i
-                        touched[m] = v
-                        m += 1
+                    m = _offer(acc, touched, m, item_users[q], i)
         for j in range(fof, m):
             acc[touched[j], CN] = 0.0
             acc[touched[j], RA] = 0.0

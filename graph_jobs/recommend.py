@@ -679,12 +679,9 @@ def suggest(
         ids,
         *blocked,
     )
-    subjects = snap.subjects
+    subject_ptr, subject_items, masks = context[-3:]  # the context ends with the subjects
     parts = max(1, min(get_num_threads(), len(chosen)))
-    acc, friend = scratch(
-        parts, n, degree, community,
-        context[-3], context[-2], 0 if subjects is None else len(subjects.item_ptr) - 1,
-    )  # fmt: skip
+    acc, friend = scratch(parts, n, degree, community, subject_ptr, subject_items, masks)
     ranking = (
         np.asarray([KERNEL_FEATURES.index(f) for f in model.features], dtype=np.int64),
         np.asarray(model.weights, dtype=np.float64),
