@@ -36,6 +36,10 @@ def test_the_ratio_is_best_with_the_job_over_best_without_and_a_run_with_none_co
     assert summary["best_with_job"] == 1100.0
     assert summary["best_without_job"] == 1200.0
     assert summary["ratio"] == pytest.approx(0.917)
+    # Medians: 1050 with the job (1000, 1100) over 600 without (1200 and a run at 0).
+    assert summary["median_with_job"] == 1050.0
+    assert summary["median_without_job"] == 600.0
+    assert summary["median_ratio"] == pytest.approx(1.75)
     assert summary["job_cpu_share"] == pytest.approx(0.05)
 
 
@@ -49,6 +53,7 @@ def test_the_reports_name_the_catch_up_and_the_jobs_cpu(
     assert "| 1 | running | 4.1 | 1000.0 | 1200/s: delivery p95 500.0 ms" in text
     assert "| 1 | stopped | - | 1200.0 |" in text
     assert "ratio 0.833" in text
+    assert "Median with the job: 1000.0/s; without: 1200.0/s; ratio 0.833 (the bar: 0.9)" in text
     assert chat.with_suffix(".json").exists()
 
     produced = {
@@ -62,3 +67,14 @@ def test_the_reports_name_the_catch_up_and_the_jobs_cpu(
     text = metrics_cost.write_produced_report(produced, "cmd b").read_text()
     assert "| running | 0.507, 0.453 |" in text
     assert "The job's CPU: 0.091 of a core" in text
+
+
+def test_the_median_of_five_rounds_ignores_one_bad_sweep_in_either_arm() -> None:
+    on = [1000.0, 1100.0, 0.0, 1000.0, 1050.0]
+    off = [1100.0, 1100.0, 1200.0, 600.0, 1100.0]
+    summary = metrics_cost.rate_summary(on, off)
+    assert summary["median_on"] == 1000.0
+    assert summary["median_off"] == 1100.0
+    assert summary["median_ratio"] == pytest.approx(0.909)
+    assert summary["best_ratio"] == pytest.approx(0.917)
+    assert metrics_cost.rate_summary([], off)["median_ratio"] is None
