@@ -79,9 +79,13 @@ FRAME_TYPES = ("subscribe", "unsubscribe", "send", "resume", "history", "typing"
 
 
 def wire_time(when: datetime) -> str:
-    """UTC, microseconds, ``Z``: the one time format of every frame (MySQL keeps no zone)."""
-    utc = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """UTC, microseconds, ``Z``: the one time format of every frame (MySQL keeps no zone).
+
+    A naive time is UTC already (every column is written in UTC): formatted as it is, with no
+    zone to attach and strip again (a history page formats fifty)."""
+    if when.tzinfo is None:
+        return when.isoformat(timespec="microseconds") + "Z"
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class ServerFrame(_Frame):

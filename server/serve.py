@@ -30,6 +30,11 @@ import uvicorn
 log = logging.getLogger("server.serve")
 
 APP = "server.app:create_app"
+# uvicorn's httptools protocol, each response in one send (server/corked_http.py).
+HTTP_PROTOCOL = "server.corked_http:CorkedHttpToolsProtocol"
+# uvicorn's sans-I/O protocol plus a synchronous frame writer: the fan-out frames a message
+# once and writes it to each follower's transport (realtime/uvicorn_ws.py).
+WS_PROTOCOL = "realtime.uvicorn_ws:FrameWriterProtocol"
 RESTART_BACKOFF_S = 1.0  # a worker that keeps dying is not restarted in a hot loop
 STOP_TIMEOUT_S = 15.0
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
@@ -64,14 +69,12 @@ def config(host: str, port: int) -> uvicorn.Config:
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
         access_log=False,
         # Per-message deflate halves fan-out throughput (measured on this machine) and chat
         # frames are small; browsers would otherwise negotiate it.
         ws_per_message_deflate=False,
-        # uvicorn's sans-I/O protocol plus a synchronous frame writer: the fan-out frames a
-        # message once and writes it to each follower's transport (realtime/uvicorn_ws.py).
-        ws="realtime.uvicorn_ws:FrameWriterProtocol",
+        ws=WS_PROTOCOL,
         # INFO would log every WebSocket URL, and with it the token in its query string.
         log_level="warning",
         timeout_graceful_shutdown=10,

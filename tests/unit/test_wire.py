@@ -36,5 +36,6 @@ def test_frames_about_a_user_lead_with_their_type() -> None:
 def test_wire_time_is_utc_with_microseconds() -> None:
     naive = datetime(2026, 1, 2, 3, 4, 5)  # MySQL hands back naive UTC
     assert wire_time(naive) == "2026-01-02T03:04:05.000000Z"
+    assert wire_time(naive.replace(microsecond=120)) == "2026-01-02T03:04:05.000120Z"
     plus_one = datetime(2026, 1, 2, 4, 4, 5, tzinfo=timezone(timedelta(hours=1)))
     assert wire_time(plus_one) == wire_time(naive.replace(tzinfo=UTC))

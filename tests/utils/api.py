@@ -19,6 +19,7 @@ from core.settings import Settings
 from domain.auth import create_token
 from ingest.kafka import make_consumer
 from server.app import create_app
+from server.serve import HTTP_PROTOCOL, WS_PROTOCOL
 
 
 def free_port() -> int:
@@ -26,9 +27,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-WS_PROTOCOL = "realtime.uvicorn_ws:FrameWriterProtocol"
 
 
 @contextmanager
@@ -47,6 +45,7 @@ def live_api(settings: Settings, *, ws: str = WS_PROTOCOL) -> Iterator[str]:
         lifespan="on",
         # uvloop would become the process-wide policy and then own the test's own asyncio.run loops.
         loop="asyncio",
+        http=HTTP_PROTOCOL,  # as `make up` serves it
         ws=ws,
         ws_per_message_deflate=False,
     )
