@@ -84,6 +84,9 @@ STACK_PROCESSES = (
     "neo4j",
     "dagster-daemon",
     "dagster-webserver",
+    # Its children are the Dagster runs (the event sync the sensor launches when room and
+    # social events arrive, the nightly full sync): work that competes with the API.
+    "dagster-code-server",
 )
 SUGGESTIONS_PER_USER = 20
 

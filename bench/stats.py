@@ -66,11 +66,15 @@ def own_usage(process: psutil.Process) -> tuple[float, int]:
 
 
 def tree_usage(process: psutil.Process) -> tuple[float, int]:
-    """CPU seconds and resident bytes of a process and its children (workers, Python UDFs)."""
+    """CPU seconds and resident bytes of a process and its children (workers, Python UDFs).
+
+    The CPU includes children that have exited and been waited for (the kernel adds their
+    time to their parent's): a Dagster run's worker started and finished between two
+    readings still shows in the difference, and a child exiting does not make it drop."""
     cpu, rss = 0.0, 0
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             times = member.cpu_times()
-            cpu += times.user + times.system
+            cpu += times.user + times.system + times.children_user + times.children_system
             rss += member.memory_info().rss
     return cpu, rss
