@@ -30,8 +30,9 @@ import uvicorn
 log = logging.getLogger("server.serve")
 
 APP = "server.app:create_app"
-# uvicorn's httptools protocol, each response in one send (server/corked_http.py).
-HTTP_PROTOCOL = "server.corked_http:CorkedHttpToolsProtocol"
+# uvicorn's own. A variant that sent each response's head and body in one write measured no
+# better under bench.api_latency (three alternating rounds, 2026-12-08, bench/README.md).
+HTTP_PROTOCOL = "httptools"
 # uvicorn's sans-I/O protocol plus a synchronous frame writer: the fan-out frames a message
 # once and writes it to each follower's transport (realtime/uvicorn_ws.py).
 WS_PROTOCOL = "realtime.uvicorn_ws:FrameWriterProtocol"
