@@ -18,8 +18,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from core import wire
 from core.settings import Settings
+from server.serve import WS_PROTOCOL
 from tests.conftest import require
-from tests.utils.api import WS_PROTOCOL, People, Person, live_api
+from tests.utils.api import People, Person, live_api
 
 pytestmark = pytest.mark.integration
 
