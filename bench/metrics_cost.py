@@ -310,6 +310,17 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def first_failure(steps: list[dict[str, Any]]) -> str:
+    """A run's first sweep step not sustained, and why, for a report's table."""
+    failed = next((s for s in steps if not s["sustained"]), None)
+    if failed is None:
+        return "none"
+    return (
+        f"{failed['rate']:g}/s: delivery p95 {failed['delivery_p95_ms']} ms, "
+        f"delivered {failed['delivery_rate']}"
+    )
+
+
 def write_report(report: dict[str, Any], command: str) -> Path:
     path, lines = _report_files(report, command, "What the metrics job costs the chat")
     lines += [
@@ -318,13 +329,7 @@ def write_report(report: dict[str, Any], command: str) -> Path:
         "|---|---|---|---|---|---|",
     ]
     for r in report["runs"]:
-        failed = next((s for s in r["steps"] if not s["sustained"]), None)
-        stopped = (
-            f"{failed['rate']:g}/s: delivery p95 {failed['delivery_p95_ms']} ms, "
-            f"delivered {failed['delivery_rate']}"
-            if failed
-            else "none"
-        )
+        stopped = first_failure(r["steps"])
         lines.append(
             f"| {r['round']} | {'running' if r['metrics_job'] else 'stopped'} "
             f"| {'-' if r.get('catch_up_s') is None else r['catch_up_s']} "

@@ -30,7 +30,7 @@ from typing import Any
 from rich.console import Console
 
 from bench import chat_load
-from bench.metrics_cost import chat_run, rate_summary
+from bench.metrics_cost import chat_run, first_failure, rate_summary
 from core.settings import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -73,13 +73,7 @@ def write_report(report: dict[str, Any], command: str) -> Path:
         "|---|---|---|---|---|",
     ]
     for r in report["runs"]:
-        failed = next((s for s in r["steps"] if not s["sustained"]), None)
-        stopped = (
-            f"{failed['rate']:g}/s: delivery p95 {failed['delivery_p95_ms']} ms, "
-            f"delivered {failed['delivery_rate']}"
-            if failed
-            else "none"
-        )
+        stopped = first_failure(r["steps"])
         lines.append(
             f"| {r['round']} | {r['moderation']} | {r['max_sustained_rate']} | {stopped} "
             f"| {r['fixed_delivery_p95_ms']} |"
