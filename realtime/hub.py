@@ -262,6 +262,9 @@ class Hub:
             feed = conn.feeds.get(room_id)
             if feed is None or conn.user_id == about:
                 continue
+            if conn.closing:  # closed as too slow: its reader misses this one and must resume
+                dropped += seq is not None
+                continue
             if feed.held is not None:
                 if len(feed.held) >= SEND_QUEUE:
                     conn.close_slow()  # cannot hold more: treat as too slow
